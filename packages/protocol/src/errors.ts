@@ -1,0 +1,90 @@
+/**
+ * Every error KKChat returns, with its HTTP status and default message.
+ *
+ * Codes are stable: clients switch on them, so a code is never renamed or reused once it has shipped.
+ * `docs/errors.md` lists the same codes; a test fails when the two drift.
+ */
+export const ERRORS = {
+  // Request shape
+  VALIDATION_FAILED: { status: 400, message: 'The request is invalid; see fields for details.' },
+  INVALID_JSON: { status: 400, message: 'The request body is not valid JSON.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the request body as application/json.' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
+  ROUTE_NOT_FOUND: { status: 404, message: 'No such endpoint.' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed on this endpoint.' },
+
+  // Authentication and sessions
+  UNAUTHENTICATED: { status: 401, message: 'Sign in to continue.' },
+  TOKEN_EXPIRED: { status: 401, message: 'The access token has expired; refresh it.' },
+  TOKEN_INVALID: { status: 401, message: 'The access token is not valid.' },
+  SESSION_REVOKED: { status: 401, message: 'This session has been signed out.' },
+  INVALID_CREDENTIALS: { status: 401, message: 'Wrong username or password.' },
+  REFRESH_TOKEN_INVALID: { status: 401, message: 'The refresh token is not valid; sign in again.' },
+  REFRESH_TOKEN_REUSED: {
+    status: 401,
+    message: 'This refresh token was already used; the session has been signed out for safety.',
+  },
+  CURRENT_PASSWORD_INCORRECT: { status: 403, message: 'The current password is not correct.' },
+  LOGIN_THROTTLED: { status: 429, message: 'Too many sign-in attempts; try again later.' },
+  ORIGIN_NOT_ALLOWED: { status: 403, message: 'This origin is not allowed.' },
+  SESSION_NOT_FOUND: { status: 404, message: 'No such session.' },
+
+  // Users
+  USERNAME_TAKEN: { status: 409, message: 'This username is taken.' },
+  USER_NOT_FOUND: { status: 404, message: 'No such user.' },
+
+  // Contacts
+  CANNOT_TARGET_SELF: { status: 400, message: 'You cannot do this to yourself.' },
+  ALREADY_FRIENDS: { status: 409, message: 'You are already friends.' },
+  FRIEND_REQUEST_EXISTS: { status: 409, message: 'A friend request is already pending.' },
+  FRIEND_REQUEST_NOT_FOUND: { status: 404, message: 'No such friend request.' },
+  FRIEND_REQUEST_NOT_PENDING: { status: 409, message: 'This friend request is no longer pending.' },
+  NOT_FRIENDS: { status: 403, message: 'You can only do this with a friend.' },
+  BLOCKED_BY_USER: { status: 403, message: 'This user does not accept messages or requests from you.' },
+  YOU_BLOCKED_USER: { status: 403, message: 'You have blocked this user; unblock them first.' },
+
+  // Conversations and messages
+  CONVERSATION_NOT_FOUND: { status: 404, message: 'No such conversation.' },
+  NOT_MEMBER: { status: 403, message: 'You are not a member of this conversation.' },
+  TEXT_EMPTY: { status: 400, message: 'The message text is empty.' },
+  TEXT_TOO_LONG: { status: 400, message: 'The message text is too long.' },
+  CLIENT_MSG_ID_CONFLICT: {
+    status: 409,
+    message: 'This client message id was already used for a different message.',
+  },
+  SEQ_OUT_OF_RANGE: { status: 400, message: 'The sequence number is beyond the end of the conversation.' },
+
+  // WebSocket frames
+  UNKNOWN_FRAME_TYPE: { status: 400, message: 'Unknown frame type.' },
+  INVALID_FRAME: { status: 400, message: 'The frame is invalid; see fields for details.' },
+  ALREADY_AUTHENTICATED: { status: 400, message: 'This connection is already authenticated.' },
+
+  // Limits and server state
+  RATE_LIMITED: { status: 429, message: 'Too many requests; slow down.' },
+  INTERNAL: { status: 500, message: 'Something went wrong on the server.' },
+  SERVICE_UNAVAILABLE: { status: 503, message: 'The service is temporarily unavailable.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(ERRORS, value);
+}
+
+/** One invalid field of a request, named by its path (`"username"`, `"body.text"`). */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** The JSON body of every error response: `{ "error": { ... } }`. */
+export interface ErrorBody {
+  error: {
+    code: ErrorCode;
+    message: string;
+    fields?: FieldError[];
+    retryAfterMs?: number;
+  };
+}

@@ -1,0 +1,123 @@
+import { z } from 'zod';
+import {
+  ContactSchema,
+  FriendRequestSchema,
+  Id,
+  MessageSchema,
+  Timestamp,
+  UserPublicSchema,
+} from './models.js';
+import { ClientMsgIdSchema, MessageTextSchema } from './rest.js';
+import type { ErrorCode, FieldError } from './errors.js';
+
+/**
+ * WebSocket frames on `/ws`. Every frame is one JSON object with a `type`. A client frame may carry `rid`
+ * (request id); the server's reply to that frame (`ack`, `pong`, `read.ok` or `error`) repeats it.
+ * See docs/protocol.md for the handshake, close codes and the sync procedure.
+ */
+
+const Rid = z.string().max(64).optional();
+
+// ---- client -> server ----
+export const AuthFrameSchema = z.object({ type: z.literal('auth'), token: z.string().min(1).max(4096) });
+
+export const SendFrameSchema = z.object({
+  type: z.literal('send'),
+  rid: Rid,
+  conversationId: Id,
+  clientMsgId: ClientMsgIdSchema,
+  kind: z.literal('text'),
+  text: MessageTextSchema,
+});
+
+export const ReadFrameSchema = z.object({
+  type: z.literal('read'),
+  rid: Rid,
+  conversationId: Id,
+  seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+});
+
+export const TypingFrameSchema = z.object({ type: z.literal('typing'), conversationId: Id });
+
+export const PingFrameSchema = z.object({ type: z.literal('ping'), rid: Rid });
+
+export const ClientFrameSchema = z.discriminatedUnion('type', [
+  AuthFrameSchema,
+  SendFrameSchema,
+  ReadFrameSchema,
+  TypingFrameSchema,
+  PingFrameSchema,
+]);
+export type ClientFrame = z.infer<typeof ClientFrameSchema>;
+export type ClientFrameType = ClientFrame['type'];
+export const CLIENT_FRAME_TYPES = ['auth', 'send', 'read', 'typing', 'ping'] as const satisfies readonly ClientFrameType[];
+
+// ---- server -> client ----
+export const ServerFrameSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('auth.ok'),
+    userId: Id,
+    sessionId: Id,
+    /** The server pings at this interval; a client that hears nothing for 2x this should reconnect. */
+    heartbeatMs: z.number().int().positive(),
+    serverTime: Timestamp,
+  }),
+  z.object({ type: z.literal('ack'), rid: Rid, message: MessageSchema, duplicate: z.boolean() }),
+  z.object({ type: z.literal('read.ok'), rid: Rid, conversationId: Id, readSeq: z.number().int().nonnegative() }),
+  z.object({ type: z.literal('pong'), rid: Rid, serverTime: Timestamp }),
+  z.object({
+    type: z.literal('error'),
+    rid: Rid,
+    code: z.string(),
+    message: z.string(),
+    fields: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+    retryAfterMs: z.number().optional(),
+  }),
+  /** A new message in a conversation the user belongs to (also to the sender's other devices). */
+  z.object({ type: z.literal('message'), message: MessageSchema }),
+  /** A read cursor moved: the user's own other device, or the peer (read receipt). */
+  z.object({ type: z.literal('read'), conversationId: Id, userId: Id, seq: z.number().int().nonnegative() }),
+  z.object({ type: z.literal('typing'), conversationId: Id, userId: Id }),
+  z.object({ type: z.literal('presence'), userId: Id, online: z.boolean(), lastSeenAt: Timestamp.nullable() }),
+  /** A friend request was created or changed state; sent to both sides. */
+  z.object({ type: z.literal('friend.request'), request: FriendRequestSchema }),
+  /** A friendship began (sent to both sides, each seeing the other as the contact). */
+  z.object({ type: z.literal('contact.added'), contact: ContactSchema }),
+  z.object({ type: z.literal('contact.removed'), userId: Id }),
+  /** A user the receiver knows changed their profile. */
+  z.object({ type: z.literal('user.updated'), user: UserPublicSchema }),
+]);
+export type ServerFrame = z.infer<typeof ServerFrameSchema>;
+export type ServerFrameType = ServerFrame['type'];
+export type ServerFrameOf<T extends ServerFrameType> = Extract<ServerFrame, { type: T }>;
+export type ErrorFrame = ServerFrameOf<'error'> & { code: ErrorCode; fields?: FieldError[] };
+
+/** Close codes the server uses; documented in docs/protocol.md. */
+export const CLOSE_CODES = {
+  /** Normal closure. */
+  NORMAL: 1000,
+  /** Server shutting down; reconnect with backoff. */
+  GOING_AWAY: 1001,
+  /** A frame was not valid UTF-8 JSON text. */
+  INVALID_PAYLOAD: 1007,
+  /** A frame was larger than LIMITS.wsMaxFrameBytes. */
+  MESSAGE_TOO_BIG: 1009,
+  /** No valid auth frame within the auth timeout. Reconnect and authenticate promptly. */
+  AUTH_TIMEOUT: 4001,
+  /** The auth frame's token is invalid or expired. Refresh the token, then reconnect. */
+  AUTH_FAILED: 4002,
+  /** The session was signed out (logout, revoke, password change). Do not reconnect with it. */
+  SESSION_REVOKED: 4003,
+  /** The first frame was not an auth frame. */
+  AUTH_REQUIRED: 4004,
+  /** The connection kept exceeding its rate limit. Reconnect after a pause. */
+  RATE_LIMITED: 4008,
+  /** The client did not read fast enough and its send buffer overflowed. Reconnect and sync. */
+  SLOW_CONSUMER: 4009,
+  /** No pong to the server's heartbeat pings. */
+  HEARTBEAT_TIMEOUT: 4010,
+} as const;
+export type CloseCode = (typeof CLOSE_CODES)[keyof typeof CLOSE_CODES];
+
+/** Close codes after which a client must not reconnect with the same session. */
+export const TERMINAL_CLOSE_CODES: readonly number[] = [CLOSE_CODES.SESSION_REVOKED];
