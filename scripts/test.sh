@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The one test command: installs and builds what is needed, runs every test project, prints a summary.
+#
+#   bash scripts/test.sh                      # all projects: unit, integration, web, e2e
+#   bash scripts/test.sh --project unit       # extra arguments go to vitest
+#   bash scripts/test.sh packages/protocol    # a path filter
+#
+# The last line is always "N passed, N failed" (", N skipped" when some were skipped).
+# Exits non-zero when a test failed, a test file failed to load, the runner crashed, or no test ran.
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+
+if ! bash scripts/setup.sh --with-browser; then
+  echo "test: setup failed (see above); no tests were run" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+RESULTS=.vitest-results.json
+rm -f "$RESULTS"
+
+echo "==> Running tests (vitest run $*)"
+set +e
+npx --no-install vitest run \
+  --reporter=default --reporter=json --outputFile.json="$RESULTS" \
+  "$@"
+status=$?
+set -e
+
+node scripts/test-summary.mjs "$RESULTS" "$status"

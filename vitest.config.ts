@@ -1,0 +1,67 @@
+import vue from '@vitejs/plugin-vue';
+import { defaultClientConditions, defaultServerConditions } from 'vite';
+import { defineConfig } from 'vitest/config';
+
+/**
+ * One test run over four projects (`bash scripts/test.sh`, or `npx vitest run --project <name>`):
+ *
+ * - unit:        small tests beside the code, no I/O beyond the process
+ * - integration: the server over real HTTP and WebSocket, and the SDK against it
+ * - web:         Vue components and stores in happy-dom
+ * - e2e:         the built app in Chromium, one file at a time
+ *
+ * Workspace packages resolve to their TypeScript sources through the `source` export condition, so tests never
+ * need a build of @kkchat/protocol or @kkchat/client. Vite replaces (does not extend) its default conditions
+ * when `conditions` is set, so the defaults are spread in after `source`.
+ */
+const SOURCE_FIRST_CLIENT = ['source', ...defaultClientConditions];
+const SOURCE_FIRST_SERVER = ['source', ...defaultServerConditions];
+
+export default defineConfig({
+  resolve: { conditions: SOURCE_FIRST_CLIENT },
+  ssr: { resolve: { conditions: SOURCE_FIRST_SERVER } },
+  test: {
+    // The suite has to run on a 2-core machine next to the servers it starts.
+    maxWorkers: 2,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          environment: 'node',
+          include: ['packages/{protocol,client,server}/src/**/*.test.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          environment: 'node',
+          include: ['packages/server/test/**/*.test.ts', 'packages/client/test/**/*.test.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
+        },
+      },
+      {
+        extends: true,
+        plugins: [vue()],
+        test: {
+          name: 'web',
+          environment: 'happy-dom',
+          include: ['packages/web/src/**/*.test.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          environment: 'node',
+          include: ['tests/e2e/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
