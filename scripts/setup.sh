@@ -102,11 +102,10 @@ command -v npm >/dev/null 2>&1 || fail "npm is missing" "install npm (Debian: ap
 note "node $(node -v), npm $(npm -v)"
 
 # Native addons (better-sqlite3) compile with node-gyp against the headers of the installed Node.
-# Point node-gyp at them so that it never downloads headers, and skip the prebuilt-binary download.
+# Point node-gyp at them so that it never downloads headers.
 if [ -d /usr/include/node ]; then
   export npm_config_nodedir=/usr
 fi
-export npm_config_build_from_source=better-sqlite3
 
 # --- Optional: Chromium for the browser tests --------------------------------------------------
 if [ "$WITH_BROWSER" -eq 1 ]; then
@@ -136,9 +135,10 @@ if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] ||
     note "warning: /usr/include/node not found; node-gyp may try to download Node's headers"
   fi
   note "npm ci (compiling the SQLite driver takes a minute or two)"
+  # build_from_source: better-sqlite3 compiles here instead of first trying to download a prebuilt binary.
   run_logged npm-ci \
     "if package-lock.json is out of date, run 'npm install' and commit the lockfile; a native build error needs g++, make and python3" \
-    npm ci --no-audit --no-fund
+    env npm_config_build_from_source=better-sqlite3 npm ci --no-audit --no-fund
 else
   note "node_modules is up to date with package-lock.json"
 fi

@@ -1,11 +1,13 @@
 // Reads vitest's JSON report and prints the final line of scripts/test.sh: "N passed, N failed[, N skipped]".
 // Exit code: 0 only when at least one test ran, none failed and vitest itself exited cleanly.
 //
-//   node scripts/test-summary.mjs <results.json> <vitest exit code>
+//   node scripts/test-summary.mjs <results.json> <vitest exit code> [<setup failed: 0|1>]
 import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
 
-const [file = '.vitest-results.json', statusArg = '0'] = process.argv.slice(2);
+const [file = '.vitest-results.json', statusArg = '0', setupArg = '0'] = process.argv.slice(2);
 const vitestStatus = Number(statusArg) || 0;
+const setupFailed = setupArg === '1' ? 1 : 0;
 
 function finish(passed, failed, skipped, ok) {
   let line = `${passed} passed, ${failed} failed`;
@@ -20,7 +22,7 @@ try {
 } catch (err) {
   const why = err && err.code === 'ENOENT' ? 'wrote no results' : `left unreadable results (${err.message})`;
   console.error(`test: the test runner ${why}; it exited with code ${vitestStatus}. See its output above.`);
-  finish(0, 1, 0, false);
+  finish(0, 1 + setupFailed, 0, false);
 }
 
 let passed = 0;
@@ -44,18 +46,21 @@ for (const file of report.testResults ?? []) {
 
 for (const file of brokenFiles) {
   const first = (file.message || 'failed outside its tests').split('\n')[0];
-  console.error(`test: ${file.name}: ${first}`);
+  console.error(`test: ${relative(process.cwd(), file.name)}: ${first}`);
 }
 
-if (vitestStatus !== 0 && failed === 0 && passed + failed > 0) {
-  // Vitest fails the run on errors outside any test (unhandled rejections, errors after teardown).
-  console.error(`test: vitest exited with code ${vitestStatus} although no test failed (errors outside tests; see above)`);
+if (passed + failed === 0) console.error('test: no test ran');
+
+if (vitestStatus !== 0 && failed === 0) {
+  // Vitest also fails a run for errors outside any test (unhandled rejections, a worker that could not start,
+  // errors after teardown) and when it found no test files: that counts as one failure.
+  console.error(`test: vitest exited with code ${vitestStatus} although no test failed (see its output above)`);
   failed++;
 }
 
-if (passed + failed === 0) {
-  console.error('test: no test ran');
-  finish(0, 0, skipped, false);
+if (setupFailed) {
+  console.error('test: setup failed (install or build; see its output above), counted as one failure');
+  failed++;
 }
 
-finish(passed, failed, skipped, failed === 0);
+finish(passed, failed, skipped, failed === 0 && passed > 0);
