@@ -1,0 +1,130 @@
+import fastifyCookie from '@fastify/cookie';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import pino, { type Logger } from 'pino';
+import { LIMITS } from '@kkchat/protocol';
+import type { Config } from './config.js';
+import type { Platform, Services } from './context.js';
+import { installErrorHandling } from './http/error-handler.js';
+import { installOpenApi } from './http/openapi.js';
+import { installSecurityHeaders } from './http/security-headers.js';
+import { installWebApp } from './http/web-app.js';
+import { openDatabase } from './platform/db/database.js';
+import { InProcessEventBus } from './platform/events/event-bus.js';
+import { MemoryPresenceStore } from './platform/presence/presence-store.js';
+import { MemoryRateLimiter } from './platform/ratelimit/rate-limiter.js';
+import { AuthRepository } from './modules/auth/auth.repository.js';
+import { requireAuthentication } from './modules/auth/auth.hook.js';
+import { publicAuthRoutes, sessionRoutes } from './modules/auth/auth.routes.js';
+import { AuthService } from './modules/auth/auth.service.js';
+import { ContactRepository } from './modules/contacts/contacts.repository.js';
+import { contactRoutes } from './modules/contacts/contacts.routes.js';
+import { ContactService } from './modules/contacts/contacts.service.js';
+import { ConversationRepository } from './modules/conversations/conversations.repository.js';
+import { conversationRoutes } from './modules/conversations/conversations.routes.js';
+import { ConversationService } from './modules/conversations/conversations.service.js';
+import { Gateway } from './modules/gateway/gateway.js';
+import { PresenceService } from './modules/gateway/presence.service.js';
+import { UserRepository } from './modules/users/users.repository.js';
+import { userRoutes } from './modules/users/users.routes.js';
+import { UserService } from './modules/users/users.service.js';
+
+export const VERSION = '0.1.0';
+
+export interface KKChatApp {
+  app: FastifyInstance;
+  platform: Platform;
+  services: Services;
+  gateway: Gateway;
+  /** Stops accepting work, closes sockets (1001), then the database. */
+  close(): Promise<void>;
+}
+
+export interface BuildOptions {
+  logger?: Logger;
+  now?: () => number;
+}
+
+/** Composes the whole program without listening; `main.ts` and the tests both start here. */
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<KKChatApp> {
+  const log = options.logger ?? pino({ level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] });
+  const db = await openDatabase({ url: config.databaseUrl, sqliteSynchronous: config.sqliteSynchronous });
+  const now = options.now ?? Date.now;
+  const limiter = new MemoryRateLimiter(now);
+  const platform: Platform = {
+    config,
+    db,
+    bus: new InProcessEventBus(),
+    presence: new MemoryPresenceStore(),
+    limiter,
+    log,
+    now,
+  };
+  const services = createServices(platform);
+
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    trustProxy: config.trustProxy,
+    bodyLimit: LIMITS.wsMaxFrameBytes,
+    disableRequestLogging: true,
+    return503OnClosing: true,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installErrorHandling(app);
+  installSecurityHeaders(app);
+  await app.register(fastifyCookie);
+  await installOpenApi(app);
+
+  app.get('/healthz', { schema: { hide: true } }, async () => ({
+    status: 'ok' as const,
+    uptimeMs: Math.round(process.uptime() * 1000),
+    version: VERSION,
+  }));
+
+  await app.register(
+    async (api) => {
+      await api.register(publicAuthRoutes, { services });
+      await api.register(async (secured) => {
+        requireAuthentication(secured, services);
+        await secured.register(sessionRoutes, { services });
+        await secured.register(userRoutes, { services });
+        await secured.register(contactRoutes, { services });
+        await secured.register(conversationRoutes, { services });
+      });
+    },
+    { prefix: '/api/v1' },
+  );
+  await installWebApp(app, config.webDir);
+
+  const gateway = new Gateway(platform, services);
+  gateway.attach(app.server);
+
+  return {
+    app,
+    platform,
+    services,
+    gateway,
+    async close() {
+      await gateway.close();
+      await app.close();
+      limiter.close();
+      await platform.bus.close();
+      await db.destroy();
+    },
+  };
+}
+
+function createServices(platform: Platform): Services {
+  const users = new UserRepository(platform.db);
+  const contactsRepo = new ContactRepository(platform.db);
+  const conversationsRepo = new ConversationRepository(platform.db);
+  const contacts = new ContactService(platform, contactsRepo, users);
+  return {
+    auth: new AuthService(platform, new AuthRepository(platform.db), users),
+    users: new UserService(platform, users, (userId) => contactsRepo.friendIds(userId)),
+    contacts,
+    conversations: new ConversationService(platform, conversationsRepo, contactsRepo, users),
+    presence: new PresenceService(platform, users, (userId) => contactsRepo.friendIds(userId)),
+  };
+}

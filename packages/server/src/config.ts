@@ -1,0 +1,122 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The built web app, next to the server package in the repository. */
+const DEFAULT_WEB_DIR = resolve(here, '../../web/dist');
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** Every environment variable KKChat reads, with its default. `.env.example` documents the same list. */
+const EnvSchema = z.object({
+  KKCHAT_HOST: z.string().min(1).default('0.0.0.0'),
+  KKCHAT_PORT: int(0, 65535).default(8080),
+  KKCHAT_DATA_DIR: z.string().min(1).default('./data'),
+  KKCHAT_DATABASE_URL: z.string().optional(),
+  KKCHAT_SQLITE_SYNCHRONOUS: z.enum(['FULL', 'NORMAL']).default('FULL'),
+  KKCHAT_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  KKCHAT_ACCESS_TOKEN_TTL_SEC: int(30, 24 * 3600).default(900),
+  KKCHAT_REFRESH_TOKEN_TTL_SEC: int(60, 365 * 24 * 3600).default(30 * 24 * 3600),
+  KKCHAT_ALLOWED_ORIGINS: z.string().optional(),
+  KKCHAT_WS_AUTH_TIMEOUT_MS: int(100, 60_000).default(5000),
+  KKCHAT_HEARTBEAT_MS: int(100, 120_000).default(25_000),
+  KKCHAT_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  KKCHAT_WEB_DIR: z.string().optional(),
+  KKCHAT_TRUST_PROXY: bool.default(false),
+  KKCHAT_LOGIN_MAX_PER_ACCOUNT: int(1, 10_000).default(10),
+  KKCHAT_LOGIN_MAX_PER_IP: int(1, 100_000).default(50),
+  KKCHAT_REGISTER_MAX_PER_IP: int(1, 100_000).default(20),
+  KKCHAT_SEND_MAX_PER_10S: int(1, 1_000_000).default(100),
+});
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  databaseUrl: string;
+  sqliteSynchronous: 'FULL' | 'NORMAL';
+  jwtSecret: string;
+  accessTokenTtlMs: number;
+  refreshTokenTtlMs: number;
+  /** Origins allowed to open the WebSocket and call the API with credentials. */
+  allowedOrigins: string[];
+  wsAuthTimeoutMs: number;
+  heartbeatMs: number;
+  logLevel: string;
+  /** Directory of the built web app; null when it is absent (API-only). */
+  webDir: string | null;
+  trustProxy: boolean;
+  limits: {
+    loginPerAccount: { limit: number; windowMs: number };
+    loginPerIp: { limit: number; windowMs: number };
+    registerPerIp: { limit: number; windowMs: number };
+    sendPerUser: { limit: number; windowMs: number };
+    friendRequestPerUser: { limit: number; windowMs: number };
+    typingPerConnection: { limit: number; windowMs: number };
+    framesPerConnection: { limit: number; windowMs: number };
+  };
+}
+
+export class ConfigError extends Error {}
+
+/**
+ * Reads the configuration once at start. Every invalid variable is named in one message (the process then
+ * exits); nothing is read from the environment anywhere else.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const dataDir = resolve(e.KKCHAT_DATA_DIR);
+  const port = overrides.port ?? e.KKCHAT_PORT;
+  const webDir = e.KKCHAT_WEB_DIR ? resolve(e.KKCHAT_WEB_DIR) : DEFAULT_WEB_DIR;
+  const config: Config = {
+    host: e.KKCHAT_HOST,
+    port,
+    dataDir,
+    databaseUrl: e.KKCHAT_DATABASE_URL ?? `sqlite:${join(dataDir, 'kkchat.db')}`,
+    sqliteSynchronous: e.KKCHAT_SQLITE_SYNCHRONOUS,
+    jwtSecret: e.KKCHAT_JWT_SECRET ?? '',
+    accessTokenTtlMs: e.KKCHAT_ACCESS_TOKEN_TTL_SEC * 1000,
+    refreshTokenTtlMs: e.KKCHAT_REFRESH_TOKEN_TTL_SEC * 1000,
+    allowedOrigins: e.KKCHAT_ALLOWED_ORIGINS
+      ? e.KKCHAT_ALLOWED_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean)
+      : [`http://localhost:${port}`, `http://127.0.0.1:${port}`],
+    wsAuthTimeoutMs: e.KKCHAT_WS_AUTH_TIMEOUT_MS,
+    heartbeatMs: e.KKCHAT_HEARTBEAT_MS,
+    logLevel: e.KKCHAT_LOG_LEVEL,
+    webDir: existsSync(join(webDir, 'index.html')) ? webDir : null,
+    trustProxy: e.KKCHAT_TRUST_PROXY,
+    limits: {
+      loginPerAccount: { limit: e.KKCHAT_LOGIN_MAX_PER_ACCOUNT, windowMs: 15 * 60_000 },
+      loginPerIp: { limit: e.KKCHAT_LOGIN_MAX_PER_IP, windowMs: 5 * 60_000 },
+      registerPerIp: { limit: e.KKCHAT_REGISTER_MAX_PER_IP, windowMs: 10 * 60_000 },
+      sendPerUser: { limit: e.KKCHAT_SEND_MAX_PER_10S, windowMs: 10_000 },
+      friendRequestPerUser: { limit: 30, windowMs: 60_000 },
+      typingPerConnection: { limit: 10, windowMs: 10_000 },
+      framesPerConnection: { limit: 400, windowMs: 10_000 },
+    },
+    ...overrides,
+  };
+  if (!config.jwtSecret) config.jwtSecret = loadOrCreateSecret(config.dataDir);
+  return config;
+}
+
+/** The embedded default keeps a generated signing secret in the data directory (mode 0600). */
+function loadOrCreateSecret(dataDir: string): string {
+  const file = join(dataDir, 'jwt-secret');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(48).toString('base64url');
+  writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });
+  return secret;
+}

@@ -1,0 +1,39 @@
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import type { Database } from './platform/db/database.js';
+import type { EventBus } from './platform/events/event-bus.js';
+import type { PresenceStore } from './platform/presence/presence-store.js';
+import type { RateLimiter } from './platform/ratelimit/rate-limiter.js';
+import type { AuthService } from './modules/auth/auth.service.js';
+import type { UserService } from './modules/users/users.service.js';
+import type { ContactService } from './modules/contacts/contacts.service.js';
+import type { ConversationService } from './modules/conversations/conversations.service.js';
+import type { PresenceService } from './modules/gateway/presence.service.js';
+
+/** Infrastructure the services run on; each piece has an embedded adapter and (later) a production one. */
+export interface Platform {
+  config: Config;
+  db: Database;
+  bus: EventBus;
+  presence: PresenceStore;
+  limiter: RateLimiter;
+  log: Logger;
+  /** The clock; injectable so tests can move time. */
+  now: () => number;
+}
+
+export interface Services {
+  auth: AuthService;
+  users: UserService;
+  contacts: ContactService;
+  conversations: ConversationService;
+  presence: PresenceService;
+}
+
+/** Who is acting: always taken from the verified token, never from the request body. */
+export interface Actor {
+  userId: string;
+  sessionId: string;
+  /** Set when the action came over a WebSocket; lets fan-out skip the socket that already has the answer. */
+  connectionId?: string;
+}

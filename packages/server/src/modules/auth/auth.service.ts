@@ -1,0 +1,267 @@
+import { randomUUID } from 'node:crypto';
+import {
+  CLOSE_CODES,
+  type AuthResult,
+  type ChangePasswordRequest,
+  type LoginRequest,
+  type RegisterRequest,
+  type Session,
+} from '@kkchat/protocol';
+import type { Actor, Platform } from '../../context.js';
+import { AppError } from '../../errors.js';
+import { isUniqueViolation } from '../../platform/db/errors.js';
+import { toUserPublic, type UserRow } from '../users/users.mapper.js';
+import type { UserRepository } from '../users/users.repository.js';
+import { checkDisplayName } from '../users/users.service.js';
+import type { AuthRepository } from './auth.repository.js';
+import { hashPassword, verifyAgainstDummy, verifyPassword } from './passwords.js';
+import { AccessTokens, hashRefreshToken, newRefreshToken } from './tokens.js';
+
+/** Where a request came from; recorded on the session so the user can recognise their devices. */
+export interface ClientInfo {
+  ip: string;
+  userAgent: string;
+  deviceName?: string | undefined;
+}
+
+/** Accounts and sessions: registration, login, token refresh with rotation, logout, password change. */
+export class AuthService {
+  private readonly tokens: AccessTokens;
+
+  constructor(
+    private readonly platform: Platform,
+    private readonly repo: AuthRepository,
+    private readonly users: UserRepository,
+  ) {
+    this.tokens = new AccessTokens(platform.config.jwtSecret, platform.config.accessTokenTtlMs);
+  }
+
+  async register(request: RegisterRequest, client: ClientInfo): Promise<AuthResult> {
+    await this.checkRate(`register:ip:${client.ip}`, this.platform.config.limits.registerPerIp, 'RATE_LIMITED');
+    const displayName = checkDisplayName(request.displayName ?? request.username);
+    const now = this.platform.now();
+    const user = {
+      id: randomUUID(),
+      username: request.username,
+      username_norm: request.username.toLowerCase(),
+      display_name: displayName,
+      bio: '',
+      password_hash: await hashPassword(request.password),
+      role: 'user',
+      created_at: now,
+      updated_at: now,
+      last_seen_at: null,
+      disabled_at: null,
+    } satisfies UserRow;
+    try {
+      await this.users.insert(user);
+    } catch (error) {
+      if (isUniqueViolation(error)) {
+        throw new AppError('USERNAME_TAKEN', { fields: [{ field: 'username', message: 'is taken' }] });
+      }
+      throw error;
+    }
+    return this.startSession(user, client);
+  }
+
+  /**
+   * Checks the password, throttled per account and per IP: every attempt counts against the IP, failures
+   * count against the account, and a success clears the account's failures.
+   */
+  async login(request: LoginRequest, client: ClientInfo): Promise<AuthResult> {
+    const { limits } = this.platform.config;
+    const accountKey = `login:account:${request.username.toLowerCase()}`;
+    await this.checkRate(`login:ip:${client.ip}`, limits.loginPerIp, 'LOGIN_THROTTLED');
+    const accountState = await this.platform.limiter.peek(accountKey, limits.loginPerAccount);
+    if (!accountState.allowed) throw new AppError('LOGIN_THROTTLED', { retryAfterMs: accountState.retryAfterMs });
+
+    const user = await this.users.findByUsername(request.username);
+    const valid = user ? await verifyPassword(user.password_hash, request.password) : false;
+    if (!user) await verifyAgainstDummy(request.password);
+    if (!user || !valid) {
+      await this.platform.limiter.consume(accountKey, limits.loginPerAccount);
+      throw new AppError('INVALID_CREDENTIALS');
+    }
+    if (user.disabled_at !== null) throw new AppError('INVALID_CREDENTIALS');
+    await this.platform.limiter.reset(accountKey);
+    return this.startSession(user, client);
+  }
+
+  /**
+   * Exchanges a refresh token for a new pair. A token that was already exchanged means it leaked (or the
+   * legitimate client lost a reply): the whole session is revoked either way.
+   */
+  async refresh(refreshToken: string): Promise<AuthResult> {
+    const now = this.platform.now();
+    const tokenHash = hashRefreshToken(refreshToken);
+    const stored = await this.repo.findRefreshToken(tokenHash);
+    if (!stored) throw new AppError('REFRESH_TOKEN_INVALID');
+    const session = await this.repo.findSession(stored.session_id);
+    if (!session || session.revoked_at !== null) throw new AppError('REFRESH_TOKEN_INVALID');
+    if (stored.used_at !== null) return this.rejectReuse(session.id);
+    if (Number(stored.expires_at) <= now || Number(session.expires_at) <= now) {
+      throw new AppError('REFRESH_TOKEN_INVALID');
+    }
+    const user = await this.users.findById(session.user_id);
+    if (!user || user.disabled_at !== null) throw new AppError('REFRESH_TOKEN_INVALID');
+
+    const nextToken = newRefreshToken();
+    const expiresAt = now + this.platform.config.refreshTokenTtlMs;
+    const rotated = await this.repo.rotateRefreshToken(session.id, tokenHash, { tokenHash: hashRefreshToken(nextToken), expiresAt }, now);
+    if (!rotated) return this.rejectReuse(session.id);
+    return this.issue(user, session.id, nextToken, expiresAt, now);
+  }
+
+  async logout(actor: Actor): Promise<void> {
+    await this.revokeAndDisconnect([actor.sessionId], 'logout');
+  }
+
+  async listSessions(actor: Actor): Promise<Session[]> {
+    const rows = await this.repo.listActiveSessions(actor.userId, this.platform.now());
+    return rows.map((row) => ({
+      id: row.id,
+      deviceName: row.device_name,
+      userAgent: row.user_agent,
+      ip: row.ip,
+      createdAt: Number(row.created_at),
+      lastUsedAt: Number(row.last_used_at),
+      current: row.id === actor.sessionId,
+    }));
+  }
+
+  async revokeSession(actor: Actor, sessionId: string): Promise<void> {
+    const session = await this.repo.findSession(sessionId);
+    // Another user's session id looks exactly like one that does not exist.
+    if (!session || session.user_id !== actor.userId || session.revoked_at !== null) {
+      throw new AppError('SESSION_NOT_FOUND');
+    }
+    await this.revokeAndDisconnect([sessionId], 'revoked');
+  }
+
+  /** Changes the password and signs out every other session of the user. */
+  async changePassword(actor: Actor, request: ChangePasswordRequest): Promise<void> {
+    const user = await this.users.findById(actor.userId);
+    if (!user) throw new AppError('UNAUTHENTICATED');
+    const key = `password:account:${actor.userId}`;
+    await this.checkRate(key, this.platform.config.limits.loginPerAccount, 'RATE_LIMITED', false);
+    if (!(await verifyPassword(user.password_hash, request.currentPassword))) {
+      await this.platform.limiter.consume(key, this.platform.config.limits.loginPerAccount);
+      throw new AppError('CURRENT_PASSWORD_INCORRECT', {
+        fields: [{ field: 'currentPassword', message: 'is not correct' }],
+      });
+    }
+    const now = this.platform.now();
+    await this.users.updatePasswordHash(actor.userId, await hashPassword(request.newPassword), now);
+    const others = await this.repo.otherActiveSessionIds(actor.userId, actor.sessionId, now);
+    await this.revokeAndDisconnect(others, 'password_changed');
+  }
+
+  /** Verifies an access token and that its session is still live; used by every authenticated route. */
+  async authenticate(accessToken: string): Promise<Actor> {
+    const claims = await this.tokens.verify(accessToken, this.platform.now());
+    const actor = { userId: claims.userId, sessionId: claims.sessionId };
+    await this.authenticateSession(actor);
+    return actor;
+  }
+
+  /** Throws SESSION_REVOKED unless the actor's session is still live. */
+  async authenticateSession(actor: Actor): Promise<void> {
+    const session = await this.repo.findSession(actor.sessionId);
+    if (!session || session.user_id !== actor.userId || session.revoked_at !== null) {
+      throw new AppError('SESSION_REVOKED');
+    }
+  }
+
+  private async startSession(user: UserRow, client: ClientInfo): Promise<AuthResult> {
+    const now = this.platform.now();
+    const sessionId = randomUUID();
+    const refreshToken = newRefreshToken();
+    const expiresAt = now + this.platform.config.refreshTokenTtlMs;
+    await this.repo.createSession(
+      {
+        id: sessionId,
+        user_id: user.id,
+        device_name: (client.deviceName?.trim() || describeUserAgent(client.userAgent)).slice(0, 100),
+        user_agent: client.userAgent.slice(0, 500),
+        ip: client.ip.slice(0, 64),
+        created_at: now,
+        last_used_at: now,
+        expires_at: expiresAt,
+        revoked_at: null,
+        revoked_reason: null,
+      },
+      { tokenHash: hashRefreshToken(refreshToken), expiresAt },
+    );
+    return this.issue(user, sessionId, refreshToken, expiresAt, now);
+  }
+
+  private async issue(user: UserRow, sessionId: string, refreshToken: string, refreshExpiresAt: number, now: number): Promise<AuthResult> {
+    const access = await this.tokens.sign({ userId: user.id, sessionId }, now);
+    return {
+      user: toUserPublic(user),
+      sessionId,
+      accessToken: access.token,
+      accessTokenExpiresAt: access.expiresAt,
+      refreshToken,
+      refreshTokenExpiresAt: refreshExpiresAt,
+    };
+  }
+
+  private async rejectReuse(sessionId: string): Promise<never> {
+    this.platform.log.warn({ sessionId }, 'refresh token reuse: session revoked');
+    await this.revokeAndDisconnect([sessionId], 'refresh_reuse');
+    throw new AppError('REFRESH_TOKEN_REUSED');
+  }
+
+  /** Revocation takes effect on open sockets at once: the gateway closes them with SESSION_REVOKED. */
+  private async revokeAndDisconnect(sessionIds: readonly string[], reason: string): Promise<void> {
+    const revoked = await this.repo.revokeSessions(sessionIds, reason, this.platform.now());
+    if (revoked.length === 0) return;
+    await this.platform.bus.publish({
+      kind: 'close-sessions',
+      sessionIds: revoked,
+      code: CLOSE_CODES.SESSION_REVOKED,
+      reason,
+    });
+  }
+
+  private async checkRate(
+    key: string,
+    limit: { limit: number; windowMs: number },
+    code: 'RATE_LIMITED' | 'LOGIN_THROTTLED',
+    consume = true,
+  ): Promise<void> {
+    const decision = consume
+      ? await this.platform.limiter.consume(key, limit)
+      : await this.platform.limiter.peek(key, limit);
+    if (!decision.allowed) throw new AppError(code, { retryAfterMs: decision.retryAfterMs });
+  }
+}
+
+/** A readable device name from a User-Agent ("Chrome on Linux"), for the session list. */
+export function describeUserAgent(userAgent: string): string {
+  if (!userAgent) return 'Unknown device';
+  const browser = /Edg\//.test(userAgent)
+    ? 'Edge'
+    : /Firefox\//.test(userAgent)
+      ? 'Firefox'
+      : /Chrome\//.test(userAgent)
+        ? 'Chrome'
+        : /Safari\//.test(userAgent)
+          ? 'Safari'
+          : /node|undici/i.test(userAgent)
+            ? 'SDK client'
+            : 'Browser';
+  const os = /Android/.test(userAgent)
+    ? 'Android'
+    : /iPhone|iPad/.test(userAgent)
+      ? 'iOS'
+      : /Windows/.test(userAgent)
+        ? 'Windows'
+        : /Mac OS X/.test(userAgent)
+          ? 'macOS'
+          : /Linux/.test(userAgent)
+            ? 'Linux'
+            : '';
+  return os ? `${browser} on ${os}` : browser;
+}

@@ -1,0 +1,178 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { Database } from '../../platform/db/database.js';
+import type { DB, MessagesTable } from '../../platform/db/schema.js';
+
+export type MessageRow = Selectable<MessagesTable>;
+
+/**
+ * Returns the direct conversation of two users, creating it (with both memberships) when missing. Runs inside
+ * the caller's transaction so that a friendship and its conversation appear together.
+ */
+export async function ensureDirectConversation(trx: Kysely<DB> | Transaction<DB>, a: string, b: string, now: number): Promise<string> {
+  const directKey = [a, b].sort().join(':');
+  const existing = await trx.selectFrom('conversations').select('id').where('direct_key', '=', directKey).executeTakeFirst();
+  if (existing) return existing.id;
+  const id = randomUUID();
+  await trx
+    .insertInto('conversations')
+    .values({ id, kind: 'direct', direct_key: directKey, last_seq: 0, created_at: now, updated_at: now })
+    .execute();
+  await trx
+    .insertInto('conversation_members')
+    .values([
+      { conversation_id: id, user_id: a, read_seq: 0, joined_at: now },
+      { conversation_id: id, user_id: b, read_seq: 0, joined_at: now },
+    ])
+    .execute();
+  return id;
+}
+
+export interface NewMessage {
+  id: string;
+  conversationId: string;
+  senderId: string;
+  clientMsgId: string;
+  kind: string;
+  text: string;
+  contentHash: string;
+  createdAt: number;
+}
+
+/** All SQL about conversations, memberships, messages and read cursors. */
+export class ConversationRepository {
+  constructor(private readonly db: Database) {}
+
+  findConversation(id: string) {
+    return this.db.selectFrom('conversations').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  members(conversationId: string) {
+    return this.db
+      .selectFrom('conversation_members')
+      .select(['user_id', 'read_seq'])
+      .where('conversation_id', '=', conversationId)
+      .execute();
+  }
+
+  /** The user's memberships with each conversation's state, newest activity first. */
+  listForUser(userId: string) {
+    return this.db
+      .selectFrom('conversation_members as m')
+      .innerJoin('conversations as c', 'c.id', 'm.conversation_id')
+      .select(['c.id', 'c.kind', 'c.last_seq', 'c.updated_at', 'm.read_seq'])
+      .where('m.user_id', '=', userId)
+      .orderBy('c.updated_at', 'desc')
+      .execute();
+  }
+
+  findMessageByClientId(senderId: string, clientMsgId: string): Promise<MessageRow | undefined> {
+    return this.db
+      .selectFrom('messages')
+      .selectAll()
+      .where('sender_id', '=', senderId)
+      .where('client_msg_id', '=', clientMsgId)
+      .executeTakeFirst();
+  }
+
+  findMessage(conversationId: string, seq: number): Promise<MessageRow | undefined> {
+    return this.db
+      .selectFrom('messages')
+      .selectAll()
+      .where('conversation_id', '=', conversationId)
+      .where('seq', '=', seq)
+      .executeTakeFirst();
+  }
+
+  /**
+   * Stores a message under the conversation's next seq, in one transaction: bump the counter, insert the row,
+   * move the sender's own read cursor. The counter lives in the database row, so a seq is never assigned twice
+   * and never skipped, across restarts and crashes (design notes §3).
+   */
+  async appendMessage(message: NewMessage): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      const bumped = await trx
+        .updateTable('conversations')
+        .set((eb) => ({ last_seq: eb('last_seq', '+', 1), updated_at: message.createdAt }))
+        .where('id', '=', message.conversationId)
+        .executeTakeFirst();
+      if (Number(bumped.numUpdatedRows) !== 1) throw new Error(`conversation ${message.conversationId} vanished`);
+      const { last_seq } = await trx
+        .selectFrom('conversations')
+        .select('last_seq')
+        .where('id', '=', message.conversationId)
+        .executeTakeFirstOrThrow();
+      const seq = Number(last_seq);
+      await trx
+        .insertInto('messages')
+        .values({
+          conversation_id: message.conversationId,
+          seq,
+          id: message.id,
+          sender_id: message.senderId,
+          client_msg_id: message.clientMsgId,
+          kind: message.kind,
+          text: message.text,
+          content_hash: message.contentHash,
+          created_at: message.createdAt,
+        })
+        .execute();
+      await trx
+        .updateTable('conversation_members')
+        .set({ read_seq: seq })
+        .where('conversation_id', '=', message.conversationId)
+        .where('user_id', '=', message.senderId)
+        .execute();
+      return seq;
+    });
+  }
+
+  /** Messages with after < seq < before, oldest first, at most `limit` from the `from` end. */
+  async page(conversationId: string, range: { after: number; before: number; limit: number; from: 'oldest' | 'newest' }) {
+    const rows = await this.db
+      .selectFrom('messages')
+      .selectAll()
+      .where('conversation_id', '=', conversationId)
+      .where('seq', '>', range.after)
+      .where('seq', '<', range.before)
+      .orderBy('seq', range.from === 'oldest' ? 'asc' : 'desc')
+      .limit(range.limit + 1)
+      .execute();
+    const hasMore = rows.length > range.limit;
+    const page = rows.slice(0, range.limit);
+    if (range.from === 'newest') page.reverse();
+    return { rows: page, hasMore };
+  }
+
+  async earliestSeq(conversationId: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('messages')
+      .select((eb) => eb.fn.min('seq').as('min'))
+      .where('conversation_id', '=', conversationId)
+      .executeTakeFirst();
+    return row?.min === null || row?.min === undefined ? 0 : Number(row.min);
+  }
+
+  async countUnread(conversationId: string, userId: string, readSeq: number): Promise<number> {
+    const row = await this.db
+      .selectFrom('messages')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('conversation_id', '=', conversationId)
+      .where('seq', '>', readSeq)
+      .where('sender_id', '!=', userId)
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
+  /** Moves a read cursor forward only; returns false when it was already at or past `seq`. */
+  async advanceReadCursor(conversationId: string, userId: string, seq: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('conversation_members')
+      .set({ read_seq: seq })
+      .where('conversation_id', '=', conversationId)
+      .where('user_id', '=', userId)
+      .where('read_seq', '<', seq)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+}

@@ -1,0 +1,39 @@
+import type { WebSocket } from 'ws';
+import type { Actor } from '../../context.js';
+
+/** One WebSocket and what the gateway knows about it. Dropped from every index when the socket closes. */
+export interface Connection {
+  id: string;
+  ws: WebSocket;
+  /** Set once the auth frame has been accepted. */
+  actor: Actor | null;
+  authTimer: NodeJS.Timeout | null;
+  /** Cleared at each heartbeat; set by any pong or inbound frame. */
+  alive: boolean;
+  /** Sends of this connection run one after another, so their seqs follow the order they were sent in. */
+  sendChain: Promise<void>;
+  /** Per-connection frame budget (token bucket, kept inline: it dies with the connection). */
+  frameTokens: number;
+  frameTokensAt: number;
+  typingTokens: number;
+  typingTokensAt: number;
+  /** Frames refused for rate in a row; too many closes the socket. */
+  violations: number;
+}
+
+/** Refills a token bucket stored on the connection and takes one token; false when empty. */
+export function takeToken(
+  conn: Connection,
+  field: 'frame' | 'typing',
+  limit: { limit: number; windowMs: number },
+  now: number,
+): boolean {
+  const tokensKey = field === 'frame' ? 'frameTokens' : 'typingTokens';
+  const atKey = field === 'frame' ? 'frameTokensAt' : 'typingTokensAt';
+  const refill = ((now - conn[atKey]) * limit.limit) / limit.windowMs;
+  conn[tokensKey] = Math.min(limit.limit, conn[tokensKey] + refill);
+  conn[atKey] = now;
+  if (conn[tokensKey] < 1) return false;
+  conn[tokensKey] -= 1;
+  return true;
+}

@@ -1,0 +1,157 @@
+import {
+  CLIENT_FRAME_TYPES,
+  ClientFrameSchema,
+  CLOSE_CODES,
+  ERRORS,
+  type ClientFrame,
+  type ServerFrame,
+} from '@kkchat/protocol';
+import type { RawData } from 'ws';
+import type { Actor, Platform, Services } from '../../context.js';
+import { AppError, fieldErrorsFromIssues } from '../../errors.js';
+import { takeToken, type Connection } from './connection.js';
+
+/** Consecutive rate-limited frames after which the socket is closed (BR-33: sustained abuse disconnects). */
+const MAX_VIOLATIONS = 50;
+
+export interface DispatcherHooks {
+  /** Called once the auth frame is accepted; resolves false when the connection must not continue. */
+  authenticated(conn: Connection): Promise<boolean>;
+  send(conn: Connection, frame: ServerFrame): void;
+}
+
+/**
+ * Parses and validates each client frame, then calls one service method per frame type. A bad frame gets an
+ * error frame and the connection stays usable; only a missing/failed auth or sustained abuse closes it.
+ */
+export class FrameDispatcher {
+  constructor(
+    private readonly platform: Platform,
+    private readonly services: Services,
+    private readonly hooks: DispatcherHooks,
+  ) {}
+
+  async dispatch(conn: Connection, data: RawData, isBinary: boolean): Promise<void> {
+    const parsed = parseFrame(data, isBinary);
+    if (!conn.actor) {
+      await this.authenticate(conn, parsed);
+      return;
+    }
+    if (!takeToken(conn, 'frame', this.platform.config.limits.framesPerConnection, this.platform.now())) {
+      if (++conn.violations > MAX_VIOLATIONS) conn.ws.close(CLOSE_CODES.RATE_LIMITED, 'too many frames');
+      else this.error(conn, undefined, new AppError('RATE_LIMITED', { retryAfterMs: 1000 }));
+      return;
+    }
+    conn.violations = 0;
+    if (parsed instanceof AppError) {
+      this.error(conn, undefined, parsed);
+      return;
+    }
+    const actor: Actor = { ...conn.actor, connectionId: conn.id };
+    if (parsed.type === 'send') {
+      // Queue behind earlier sends of this socket so seqs follow the order the client sent in.
+      conn.sendChain = conn.sendChain.then(() => this.run(conn, parsed, actor));
+      return conn.sendChain;
+    }
+    return this.run(conn, parsed, actor);
+  }
+
+  private async run(conn: Connection, frame: ClientFrame, actor: Actor): Promise<void> {
+    const rid = 'rid' in frame ? frame.rid : undefined;
+    try {
+      switch (frame.type) {
+        case 'auth':
+          throw new AppError('ALREADY_AUTHENTICATED');
+        case 'send': {
+          const result = await this.services.conversations.sendMessage(actor, frame.conversationId, {
+            clientMsgId: frame.clientMsgId,
+            kind: frame.kind,
+            text: frame.text,
+          });
+          this.hooks.send(conn, { type: 'ack', rid, message: result.message, duplicate: result.duplicate });
+          break;
+        }
+        case 'read': {
+          const result = await this.services.conversations.markRead(actor, frame.conversationId, frame.seq);
+          this.hooks.send(conn, { type: 'read.ok', rid, conversationId: frame.conversationId, readSeq: result.readSeq });
+          break;
+        }
+        case 'typing':
+          // Typing is a hint: over its own small budget it is dropped without an answer.
+          if (takeToken(conn, 'typing', this.platform.config.limits.typingPerConnection, this.platform.now())) {
+            await this.services.conversations.typing(actor, frame.conversationId);
+          }
+          break;
+        case 'ping':
+          this.hooks.send(conn, { type: 'pong', rid, serverTime: this.platform.now() });
+          break;
+      }
+    } catch (error) {
+      this.error(conn, rid, error);
+    }
+  }
+
+  private async authenticate(conn: Connection, parsed: ClientFrame | AppError): Promise<void> {
+    if (parsed instanceof AppError || parsed.type !== 'auth') {
+      conn.ws.close(CLOSE_CODES.AUTH_REQUIRED, 'the first frame must be {"type":"auth"}');
+      return;
+    }
+    if (conn.authTimer) clearTimeout(conn.authTimer);
+    conn.authTimer = null;
+    try {
+      conn.actor = await this.services.auth.authenticate(parsed.token);
+    } catch (error) {
+      const revoked = error instanceof AppError && error.code === 'SESSION_REVOKED';
+      conn.ws.close(revoked ? CLOSE_CODES.SESSION_REVOKED : CLOSE_CODES.AUTH_FAILED, revoked ? 'session revoked' : 'invalid token');
+      return;
+    }
+    if (!(await this.hooks.authenticated(conn))) return;
+    this.hooks.send(conn, {
+      type: 'auth.ok',
+      userId: conn.actor.userId,
+      sessionId: conn.actor.sessionId,
+      heartbeatMs: this.platform.config.heartbeatMs,
+      serverTime: this.platform.now(),
+    });
+  }
+
+  private error(conn: Connection, rid: string | undefined, error: unknown): void {
+    const appError = error instanceof AppError ? error : new AppError('INTERNAL');
+    if (!(error instanceof AppError)) this.platform.log.error({ err: error, connectionId: conn.id }, 'frame failed');
+    this.hooks.send(conn, {
+      type: 'error',
+      rid,
+      code: appError.code,
+      message: appError.message,
+      ...(appError.fields ? { fields: appError.fields } : {}),
+      ...(appError.retryAfterMs !== undefined ? { retryAfterMs: appError.retryAfterMs } : {}),
+    });
+  }
+}
+
+/** JSON text → a valid client frame, or the AppError describing what is wrong with it. */
+export function parseFrame(data: RawData, isBinary: boolean): ClientFrame | AppError {
+  if (isBinary) return new AppError('INVALID_FRAME', { message: 'Frames must be JSON text.' });
+  let value: unknown;
+  try {
+    value = JSON.parse(rawToString(data));
+  } catch {
+    return new AppError('INVALID_FRAME', { message: 'The frame is not valid JSON.' });
+  }
+  const type = (value as { type?: unknown } | null)?.type;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return new AppError('INVALID_FRAME', { message: 'A frame is a JSON object with a "type".' });
+  }
+  if (typeof type !== 'string' || !(CLIENT_FRAME_TYPES as readonly string[]).includes(type)) {
+    return new AppError('UNKNOWN_FRAME_TYPE', { message: `${ERRORS.UNKNOWN_FRAME_TYPE.message} Known: ${CLIENT_FRAME_TYPES.join(', ')}.` });
+  }
+  const result = ClientFrameSchema.safeParse(value);
+  if (!result.success) return new AppError('INVALID_FRAME', { fields: fieldErrorsFromIssues(result.error.issues) });
+  return result.data;
+}
+
+function rawToString(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}

@@ -1,0 +1,227 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { CLOSE_CODES, LIMITS, type ServerFrame } from '@kkchat/protocol';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { Platform, Services } from '../../context.js';
+import { AppError } from '../../errors.js';
+import type { BusEvent } from '../../platform/events/event-bus.js';
+import type { Connection } from './connection.js';
+import { FrameDispatcher } from './dispatcher.js';
+
+/** Above this many buffered bytes a socket gets no typing/presence frames (they are only hints). */
+const SHED_HINTS_BYTES = 1 << 20;
+/** Above this the client is not reading: close it; it will reconnect and sync. */
+const MAX_BUFFERED_BYTES = 8 << 20;
+const HINT_FRAMES = new Set<ServerFrame['type']>(['typing', 'presence']);
+
+/**
+ * The WebSocket gateway at /ws: handshake (origin check, auth as the first frame), the connection registry,
+ * heartbeats, and delivery of bus events to the sockets this node holds.
+ */
+export class Gateway {
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: LIMITS.wsMaxFrameBytes,
+    perMessageDeflate: false,
+    clientTracking: false,
+  });
+  private readonly connections = new Map<string, Connection>();
+  private readonly byUser = new Map<string, Set<Connection>>();
+  private readonly bySession = new Map<string, Set<Connection>>();
+  private readonly dispatcher: FrameDispatcher;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private closing = false;
+
+  constructor(
+    private readonly platform: Platform,
+    private readonly services: Services,
+  ) {
+    this.dispatcher = new FrameDispatcher(platform, services, {
+      authenticated: (conn) => this.register(conn),
+      send: (conn, frame) => this.send(conn, frame),
+    });
+  }
+
+  attach(server: Server): void {
+    server.on('upgrade', (request, socket, head) => this.upgrade(request, socket, head));
+    this.unsubscribe = this.platform.bus.subscribe((event) => this.onBusEvent(event));
+    this.heartbeat = setInterval(() => this.beat(), this.platform.config.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  /** Counts for tests and metrics: sockets, users and sessions indexed. All return to 0 when clients leave. */
+  stats(): { connections: number; users: number; sessions: number } {
+    return { connections: this.connections.size, users: this.byUser.size, sessions: this.bySession.size };
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.unsubscribe?.();
+    const closed = [...this.connections.values()].map(
+      (conn) => new Promise<void>((resolve) => {
+        conn.ws.once('close', () => resolve());
+        conn.ws.close(CLOSE_CODES.GOING_AWAY, 'server shutting down');
+        setTimeout(() => {
+          conn.ws.terminate();
+          resolve();
+        }, 1000).unref();
+      }),
+    );
+    await Promise.all(closed);
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = (request.url ?? '').split('?')[0];
+    if (path !== '/ws' || this.closing) {
+      rejectUpgrade(socket, 404, 'Not Found');
+      return;
+    }
+    // Browsers always send Origin; a page on another site must not ride on the user's network position
+    // (BR-17). Native clients send none and authenticate with a token, which is not ambient.
+    const origin = request.headers.origin;
+    if (origin !== undefined && !this.platform.config.allowedOrigins.includes(origin)) {
+      rejectUpgrade(socket, 403, 'Forbidden');
+      return;
+    }
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws));
+  }
+
+  private accept(ws: WebSocket): void {
+    const now = this.platform.now();
+    const { limits } = this.platform.config;
+    const conn: Connection = {
+      id: randomUUID(),
+      ws,
+      actor: null,
+      authTimer: null,
+      alive: true,
+      sendChain: Promise.resolve(),
+      frameTokens: limits.framesPerConnection.limit,
+      frameTokensAt: now,
+      typingTokens: limits.typingPerConnection.limit,
+      typingTokensAt: now,
+      violations: 0,
+    };
+    this.connections.set(conn.id, conn);
+    conn.authTimer = setTimeout(() => {
+      if (!conn.actor) ws.close(CLOSE_CODES.AUTH_TIMEOUT, 'authenticate within the timeout');
+    }, this.platform.config.wsAuthTimeoutMs);
+
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      conn.alive = true;
+      void this.dispatcher.dispatch(conn, data, isBinary);
+    });
+    ws.on('pong', () => {
+      conn.alive = true;
+    });
+    // ws answers an oversized frame by closing with 1009 and then emits 'error'; the close handler cleans up.
+    ws.on('error', (error) => this.platform.log.debug({ err: error, connectionId: conn.id }, 'socket error'));
+    ws.on('close', () => this.unregister(conn));
+  }
+
+  /** Indexes an authenticated connection and reports presence. Returns false if it closed meanwhile. */
+  private async register(conn: Connection): Promise<boolean> {
+    const actor = conn.actor;
+    if (!actor || !this.connections.has(conn.id)) return false;
+    addTo(this.byUser, actor.userId, conn);
+    addTo(this.bySession, actor.sessionId, conn);
+    // The session may have been revoked while the auth frame was checked; its close event would have found
+    // no socket to close. Check once more now that the socket is indexed.
+    try {
+      await this.services.auth.authenticateSession(actor);
+    } catch (error) {
+      const code = error instanceof AppError ? CLOSE_CODES.SESSION_REVOKED : CLOSE_CODES.AUTH_FAILED;
+      conn.ws.close(code, 'session ended');
+      return false;
+    }
+    await this.services.presence.connected(actor.userId, conn.id);
+    return true;
+  }
+
+  private unregister(conn: Connection): void {
+    if (conn.authTimer) clearTimeout(conn.authTimer);
+    if (!this.connections.delete(conn.id)) return;
+    const actor = conn.actor;
+    if (!actor) return;
+    removeFrom(this.byUser, actor.userId, conn);
+    removeFrom(this.bySession, actor.sessionId, conn);
+    this.services.presence.disconnected(actor.userId, conn.id).catch((error: unknown) => {
+      this.platform.log.error({ err: error, userId: actor.userId }, 'presence update failed');
+    });
+  }
+
+  private onBusEvent(event: BusEvent): void {
+    switch (event.kind) {
+      case 'deliver': {
+        // Serialize once, send the same bytes to every recipient socket.
+        const bytes = JSON.stringify(event.frame);
+        const isHint = HINT_FRAMES.has(event.frame.type);
+        for (const userId of new Set(event.userIds)) {
+          for (const conn of this.byUser.get(userId) ?? []) {
+            if (conn.id !== event.exceptConnectionId) this.write(conn, bytes, isHint);
+          }
+        }
+        break;
+      }
+      case 'close-sessions':
+        for (const sessionId of event.sessionIds) {
+          for (const conn of [...(this.bySession.get(sessionId) ?? [])]) conn.ws.close(event.code, event.reason);
+        }
+        break;
+      case 'close-user':
+        for (const conn of [...(this.byUser.get(event.userId) ?? [])]) {
+          if (conn.actor?.sessionId !== event.exceptSessionId) conn.ws.close(event.code, event.reason);
+        }
+        break;
+    }
+  }
+
+  private send(conn: Connection, frame: ServerFrame): void {
+    this.write(conn, JSON.stringify(frame), false);
+  }
+
+  /** Writes with backpressure: hints are shed first, then a socket that stays over its limit is closed. */
+  private write(conn: Connection, bytes: string, isHint: boolean): void {
+    const ws = conn.ws;
+    if (ws.readyState !== ws.OPEN) return;
+    if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+      ws.close(CLOSE_CODES.SLOW_CONSUMER, 'send buffer full; reconnect and sync');
+      return;
+    }
+    if (isHint && ws.bufferedAmount > SHED_HINTS_BYTES) return;
+    ws.send(bytes);
+  }
+
+  /** A socket that answered no ping since the last beat is dead: drop it (offline within 2 beats). */
+  private beat(): void {
+    for (const conn of this.connections.values()) {
+      if (!conn.alive) {
+        conn.ws.terminate();
+        continue;
+      }
+      conn.alive = false;
+      conn.ws.ping();
+    }
+  }
+}
+
+function rejectUpgrade(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+function addTo(index: Map<string, Set<Connection>>, key: string, conn: Connection): void {
+  let set = index.get(key);
+  if (!set) index.set(key, (set = new Set()));
+  set.add(conn);
+}
+
+function removeFrom(index: Map<string, Set<Connection>>, key: string, conn: Connection): void {
+  const set = index.get(key);
+  if (!set) return;
+  set.delete(conn);
+  if (set.size === 0) index.delete(key);
+}

@@ -1,0 +1,18 @@
+import type { UserPublic } from '@kkchat/protocol';
+import type { Selectable } from 'kysely';
+import type { UsersTable } from '../../platform/db/schema.js';
+
+export type UserRow = Selectable<UsersTable>;
+
+/** Columns needed to show a user to someone else (never the password hash). */
+export const PUBLIC_USER_COLUMNS = ['id', 'username', 'display_name', 'bio', 'created_at'] as const;
+
+export function toUserPublic(row: Pick<UserRow, (typeof PUBLIC_USER_COLUMNS)[number]>): UserPublic {
+  return {
+    id: row.id,
+    username: row.username,
+    displayName: row.display_name,
+    bio: row.bio,
+    createdAt: Number(row.created_at),
+  };
+}
