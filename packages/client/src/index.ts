@@ -1,0 +1,15 @@
+export { KKChatClient, type KKChatClientOptions, type ClientEvents } from './client.js';
+export { ApiError, CLIENT_ERROR_CODES, PERMANENT_SEND_ERRORS, type ClientErrorCode } from './errors.js';
+export { HttpClient, MemoryTokenStore, type TokenStore, type HttpClientOptions } from './http.js';
+export {
+  Realtime,
+  type ConnectionState,
+  type WebSocketCtor,
+  type WebSocketLike,
+  type RealtimeDeps,
+} from './realtime.js';
+export { SyncEngine, type SyncDeps, type HistoryUnavailable } from './sync.js';
+export { Outbox, type OutboxEntry, type OutboxDeps, type SendFrame } from './outbox.js';
+export { backoffDelay, type BackoffOptions } from './backoff.js';
+export { newClientMsgId, webSocketUrl } from './util.js';
+export type { AuthApi, UsersApi, ContactsApi, ConversationsApi } from './api.js';
