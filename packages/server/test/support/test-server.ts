@@ -1,0 +1,53 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { buildApp, type KKChatApp } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/config.js';
+
+export interface TestServer {
+  url: string;
+  wsUrl: string;
+  kkchat: KKChatApp;
+  config: Config;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts KKChat in this process the way production does (buildApp), on 127.0.0.1 with an ephemeral port and a
+ * temporary SQLite file. `env` takes KKCHAT_* variables; `overrides` replaces parsed config fields.
+ */
+export async function startTestServer(
+  options: { env?: Record<string, string>; overrides?: Partial<Config>; now?: () => number } = {},
+): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'kkchat-test-'));
+  const config = loadConfig(
+    {
+      KKCHAT_HOST: '127.0.0.1',
+      KKCHAT_PORT: '0',
+      KKCHAT_DATA_DIR: dataDir,
+      KKCHAT_LOG_LEVEL: 'silent',
+      KKCHAT_SQLITE_SYNCHRONOUS: 'NORMAL',
+      KKCHAT_WEB_DIR: join(dataDir, 'no-web'),
+      ...options.env,
+    },
+    options.overrides,
+  );
+  const kkchat = await buildApp(config, { logger: pino({ level: 'silent' }), ...(options.now ? { now: options.now } : {}) });
+  await kkchat.app.listen({ host: '127.0.0.1', port: 0 });
+  const address = kkchat.app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const url = `http://127.0.0.1:${port}`;
+  // The server's own origin is the one browsers would send.
+  config.allowedOrigins.push(url);
+  return {
+    url,
+    wsUrl: `ws://127.0.0.1:${port}/ws`,
+    kkchat,
+    config,
+    async close() {
+      await kkchat.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
