@@ -1,0 +1,261 @@
+import { defineStore } from 'pinia';
+import { computed, ref } from 'vue';
+import { LIMITS, type ConversationSummary, type Message, type UserPublic } from '@kkchat/protocol';
+import { getClient, type OutboxEntry } from '../sdk';
+import { mergeMessages } from '../lib/messages';
+
+/** How long "… is typing" stays up after the last typing event. */
+export const TYPING_VISIBLE_MS = 4_000;
+
+interface Paging {
+  hasMore: boolean;
+  earliestAvailableSeq: number;
+  loadingOlder: boolean;
+}
+
+function sortKey(summary: ConversationSummary): number {
+  return summary.lastMessage?.createdAt ?? summary.updatedAt;
+}
+
+/**
+ * Conversation summaries (list, previews, unread counts, read cursors), the loaded messages of each
+ * conversation (sorted and deduped by seq), pending outbox entries and typing state.
+ */
+export const useConversationsStore = defineStore('conversations', () => {
+  const summaries = ref<Record<string, ConversationSummary>>({});
+  const messages = ref<Record<string, Message[]>>({});
+  const paging = ref<Record<string, Paging>>({});
+  const outbox = ref<Record<string, OutboxEntry[]>>({});
+  const typingUntil = ref<Record<string, number>>({});
+  /** The conversation shown in the chat pane, and whether the page is visible to the user. */
+  const activeId = ref<string | null>(null);
+  const pageVisible = ref(typeof document === 'undefined' || document.visibilityState === 'visible');
+  const typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
+
+  const ordered = computed(() => Object.values(summaries.value).sort((a, b) => sortKey(b) - sortKey(a)));
+  const totalUnread = computed(() => ordered.value.reduce((sum, s) => sum + s.unreadCount, 0));
+
+  function myId(): string | undefined {
+    return getClient().user?.id;
+  }
+
+  function reset(): void {
+    summaries.value = {};
+    messages.value = {};
+    paging.value = {};
+    outbox.value = {};
+    typingUntil.value = {};
+    activeId.value = null;
+    for (const timer of typingTimers.values()) clearTimeout(timer);
+    typingTimers.clear();
+  }
+
+  function isWatching(conversationId: string): boolean {
+    return activeId.value === conversationId && pageVisible.value;
+  }
+
+  function upsertSummary(summary: ConversationSummary): void {
+    summaries.value[summary.id] = summary;
+  }
+
+  /** The SDK's `conversations` event and the initial load carry the whole list: it replaces ours. */
+  function replaceSummaries(list: readonly ConversationSummary[]): void {
+    summaries.value = Object.fromEntries(list.map((summary) => [summary.id, summary]));
+    if (activeId.value) void markReadIfWatching(activeId.value);
+  }
+
+  async function load(): Promise<void> {
+    replaceSummaries(await getClient().conversations.list());
+  }
+
+  async function ensureSummary(conversationId: string): Promise<ConversationSummary | undefined> {
+    const known = summaries.value[conversationId];
+    if (known) return known;
+    const summary = await getClient().conversations.get(conversationId);
+    upsertSummary(summary);
+    return summaries.value[conversationId];
+  }
+
+  // ---- read state ----
+  /** Moves my read cursor to the newest loaded message when the chat is on screen. */
+  async function markReadIfWatching(conversationId: string): Promise<void> {
+    const summary = summaries.value[conversationId];
+    if (!summary || !isWatching(conversationId)) return;
+    const newest = Math.max(summary.lastSeq, messages.value[conversationId]?.at(-1)?.seq ?? 0);
+    if (newest <= summary.readSeq && summary.unreadCount === 0) return;
+    summary.readSeq = Math.max(summary.readSeq, newest);
+    summary.unreadCount = 0;
+    try {
+      await getClient().conversations.markRead(conversationId, summary.readSeq);
+    } catch {
+      // A failed read mark is harmless: the next message or visit marks it again.
+    }
+  }
+
+  function setPageVisible(visible: boolean): void {
+    pageVisible.value = visible;
+    if (visible && activeId.value) void markReadIfWatching(activeId.value);
+  }
+
+  // ---- live events ----
+  function applyMessage(message: Message): void {
+    const conversationId = message.conversationId;
+    if (messages.value[conversationId]) {
+      messages.value[conversationId] = mergeMessages(messages.value[conversationId], [message]);
+    }
+    const summary = summaries.value[conversationId];
+    if (!summary) {
+      // A conversation we have not listed yet (first message from a new friend): fetch its summary.
+      void ensureSummary(conversationId).catch(() => undefined);
+      return;
+    }
+    const isNew = message.seq > summary.lastSeq;
+    if (isNew) {
+      summary.lastSeq = message.seq;
+      summary.lastMessage = message;
+      summary.updatedAt = Math.max(summary.updatedAt, message.createdAt);
+    }
+    if (message.senderId === myId()) return;
+    clearTyping(conversationId);
+    if (message.seq <= summary.readSeq) return;
+    if (isWatching(conversationId)) void markReadIfWatching(conversationId);
+    else if (isNew) summary.unreadCount += 1;
+  }
+
+  /** A read cursor moved: mine on another device, or the peer's (read receipts). */
+  function applyRead(event: { conversationId: string; userId: string; seq: number }): void {
+    const summary = summaries.value[event.conversationId];
+    if (!summary) return;
+    if (event.userId === myId()) {
+      if (event.seq <= summary.readSeq) return;
+      summary.readSeq = event.seq;
+      summary.unreadCount = Math.max(0, Math.min(summary.unreadCount, summary.lastSeq - event.seq));
+    } else {
+      summary.peerReadSeq = Math.max(summary.peerReadSeq, event.seq);
+    }
+  }
+
+  function clearTyping(conversationId: string): void {
+    clearTimeout(typingTimers.get(conversationId));
+    typingTimers.delete(conversationId);
+    delete typingUntil.value[conversationId];
+  }
+
+  function applyTyping(event: { conversationId: string; userId: string }): void {
+    if (event.userId === myId()) return;
+    const { conversationId } = event;
+    typingUntil.value[conversationId] = Date.now() + TYPING_VISIBLE_MS;
+    clearTimeout(typingTimers.get(conversationId));
+    typingTimers.set(conversationId, setTimeout(() => clearTyping(conversationId), TYPING_VISIBLE_MS));
+  }
+
+  /** Outbox entries are shown after the stored messages until the server acknowledges them. */
+  function applyOutbox(entry: OutboxEntry): void {
+    const { conversationId } = entry;
+    const pending = (outbox.value[conversationId] ?? []).filter((e) => e.clientMsgId !== entry.clientMsgId);
+    if (entry.state === 'sent') {
+      if (entry.message) applyMessage(entry.message);
+    } else {
+      pending.push(entry);
+    }
+    outbox.value[conversationId] = pending;
+  }
+
+  function applyUserUpdated(user: UserPublic): void {
+    for (const summary of Object.values(summaries.value)) {
+      if (summary.peer.id === user.id) summary.peer = user;
+    }
+  }
+
+  // ---- opening a chat and paging ----
+  /** Shows a conversation: latest page, then live tracking from its last seq, then read. */
+  async function open(conversationId: string): Promise<void> {
+    activeId.value = conversationId;
+    const client = getClient();
+    await ensureSummary(conversationId);
+    const page = await client.conversations.history(conversationId, { limit: LIMITS.historyPageDefault });
+    messages.value[conversationId] = mergeMessages(messages.value[conversationId] ?? [], page.messages);
+    paging.value[conversationId] = {
+      hasMore: page.hasMore,
+      earliestAvailableSeq: page.earliestAvailableSeq,
+      loadingOlder: false,
+    };
+    client.trackConversation(conversationId, page.lastSeq);
+    outbox.value[conversationId] = client.outbox(conversationId).filter((entry) => entry.state !== 'sent');
+    const summary = summaries.value[conversationId];
+    if (summary && page.lastSeq > summary.lastSeq) summary.lastSeq = page.lastSeq;
+    await markReadIfWatching(conversationId);
+  }
+
+  function close(conversationId: string): void {
+    if (activeId.value === conversationId) activeId.value = null;
+  }
+
+  /** Loads the page before the oldest loaded message; resolves to the number of messages added. */
+  async function loadOlder(conversationId: string): Promise<number> {
+    const state = paging.value[conversationId];
+    const oldest = messages.value[conversationId]?.[0];
+    if (!state || !state.hasMore || state.loadingOlder || !oldest) return 0;
+    state.loadingOlder = true;
+    try {
+      const page = await getClient().conversations.history(conversationId, {
+        before: oldest.seq,
+        limit: LIMITS.historyPageDefault,
+      });
+      const before = messages.value[conversationId]?.length ?? 0;
+      messages.value[conversationId] = mergeMessages(messages.value[conversationId] ?? [], page.messages);
+      state.hasMore = page.hasMore;
+      state.earliestAvailableSeq = page.earliestAvailableSeq;
+      return (messages.value[conversationId]?.length ?? 0) - before;
+    } finally {
+      state.loadingOlder = false;
+    }
+  }
+
+  // ---- sending ----
+  function send(conversationId: string, text: string): OutboxEntry {
+    const entry = getClient().sendText(conversationId, text);
+    applyOutbox(entry);
+    return entry;
+  }
+
+  function retry(entry: OutboxEntry): void {
+    getClient().retry(entry.clientMsgId);
+  }
+
+  function discard(entry: OutboxEntry): void {
+    getClient().discard(entry.clientMsgId);
+    outbox.value[entry.conversationId] = (outbox.value[entry.conversationId] ?? []).filter(
+      (e) => e.clientMsgId !== entry.clientMsgId,
+    );
+  }
+
+  return {
+    summaries,
+    messages,
+    paging,
+    outbox,
+    typingUntil,
+    activeId,
+    pageVisible,
+    ordered,
+    totalUnread,
+    reset,
+    load,
+    replaceSummaries,
+    upsertSummary,
+    markReadIfWatching,
+    setPageVisible,
+    applyMessage,
+    applyRead,
+    applyTyping,
+    applyOutbox,
+    applyUserUpdated,
+    open,
+    close,
+    loadOlder,
+    send,
+    retry,
+    discard,
+  };
+});

@@ -1,0 +1,48 @@
+import type { KKChatClient } from '../sdk';
+import { useContactsStore } from './contacts';
+import { useConversationsStore } from './conversations';
+import { useSessionStore } from './session';
+
+/**
+ * Routes the SDK's live events into the stores. Returns a function that removes every subscription, so a
+ * sign-out never leaves handlers writing into a fresh session.
+ */
+export function bindRealtime(client: KKChatClient): () => void {
+  const session = useSessionStore();
+  const contacts = useContactsStore();
+  const conversations = useConversationsStore();
+  const myId = () => session.user?.id ?? client.user?.id ?? '';
+
+  const subscriptions = [
+    client.on('state', (state) => session.setConnection(state)),
+    client.on('message', (message) => conversations.applyMessage(message)),
+    client.on('read', (event) => conversations.applyRead(event)),
+    client.on('typing', (event) => conversations.applyTyping(event)),
+    client.on('presence', (event) =>
+      contacts.applyPresence(event.userId, { online: event.online, lastSeenAt: event.lastSeenAt }),
+    ),
+    client.on('friend.request', (request) => contacts.applyFriendRequest(request, myId())),
+    client.on('contact.added', (contact) => {
+      contacts.applyContactAdded(contact);
+      // The new friendship comes with a conversation; list it.
+      void conversations.load().catch(() => undefined);
+    }),
+    client.on('contact.removed', (event) => contacts.applyContactRemoved(event.userId)),
+    client.on('user.updated', (user) => {
+      session.updateUser(user);
+      contacts.applyUserUpdated(user);
+      conversations.applyUserUpdated(user);
+    }),
+    client.on('outbox', (entry) => conversations.applyOutbox(entry)),
+    client.on('conversations', (list) => conversations.replaceSummaries(list)),
+    client.on('synced', () => {
+      // Presence and requests may have changed while we were away; the SDK replays messages itself.
+      void contacts.load().catch(() => undefined);
+    }),
+    client.on('session.revoked', () => session.clear('auth.sessionRevoked')),
+    client.on('auth.expired', () => session.clear('auth.signedOut')),
+  ];
+  return () => {
+    for (const unsubscribe of subscriptions) unsubscribe();
+  };
+}

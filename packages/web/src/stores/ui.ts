@@ -1,0 +1,36 @@
+import { defineStore } from 'pinia';
+import { ref } from 'vue';
+
+export type SidebarTab = 'chats' | 'contacts' | 'requests' | 'search';
+
+export interface Toast {
+  id: number;
+  text: string;
+  kind: 'info' | 'error';
+}
+
+/** Layout state: the sidebar tab, the phone layout flag, toasts and a clock for relative times. */
+export const useUiStore = defineStore('ui', () => {
+  const tab = ref<SidebarTab>('chats');
+  const toasts = ref<Toast[]>([]);
+  /** Ticks every 30 s so "last seen 5 minutes ago" stays true without each component running a timer. */
+  const now = ref(Date.now());
+  let nextToastId = 1;
+  let clock: ReturnType<typeof setInterval> | null = null;
+
+  function startClock(): void {
+    clock ??= setInterval(() => (now.value = Date.now()), 30_000);
+  }
+
+  function toast(text: string, kind: Toast['kind'] = 'info'): void {
+    const id = nextToastId++;
+    toasts.value = [...toasts.value, { id, text, kind }];
+    setTimeout(() => dismiss(id), kind === 'error' ? 6_000 : 3_500);
+  }
+
+  function dismiss(id: number): void {
+    toasts.value = toasts.value.filter((t) => t.id !== id);
+  }
+
+  return { tab, toasts, now, startClock, toast, dismiss };
+});
