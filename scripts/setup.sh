@@ -3,6 +3,7 @@
 #
 #   bash scripts/setup.sh                 # Node dependencies + build
 #   bash scripts/setup.sh --with-browser  # also Chromium, for the browser tests
+#   bash scripts/setup.sh --verbose       # show the full output of every step
 #
 # Runs as root on Debian; as another user it uses sudo for apt when sudo is available.
 # Output is quiet: one line per step. Full logs of a failed step are printed, with a hint.
@@ -12,15 +13,17 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 WITH_BROWSER=0
+VERBOSE=0
 for arg in "$@"; do
   case "$arg" in
     --with-browser) WITH_BROWSER=1 ;;
+    --verbose) VERBOSE=1 ;;
     -h | --help)
-      sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
-      echo "setup: unknown option '$arg' (known: --with-browser)" >&2
+      echo "setup: unknown option '$arg' (known: --with-browser, --verbose)" >&2
       exit 2
       ;;
   esac
@@ -46,14 +49,18 @@ fail() {
 LOG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/kkchat-setup.XXXXXX")
 trap 'rm -rf "$LOG_DIR"' EXIT
 
-# Runs a command with its output in a log file; on failure prints the log's tail and the hint.
+# Runs a command with its output in a log file (or on the terminal with --verbose); on failure prints the
+# log's tail and the hint.
 run_logged() {
   local name=$1 hint=$2
   shift 2
-  local log="$LOG_DIR/$name.log"
-  if ! "$@" >"$log" 2>&1; then
-    fail "'$*' exited with an error" "$hint" "$log"
+  local log="$LOG_DIR/$name.log" started=$SECONDS
+  if [ "$VERBOSE" -eq 1 ]; then
+    "$@" || fail "'$*' exited with an error" "$hint"
+  elif ! "$@" >"$log" 2>&1; then
+    fail "'$*' exited with an error (after $((SECONDS - started))s)" "$hint" "$log"
   fi
+  if [ $((SECONDS - started)) -ge 5 ]; then note "($name took $((SECONDS - started))s)"; fi
 }
 
 SUDO=""

@@ -27,7 +27,7 @@ fi
 RESULTS=.vitest-results.json
 rm -f "$RESULTS"
 
-echo "==> Running tests (vitest run $*)"
+echo "==> Running tests (vitest run${*:+ $*})"
 set +e
 npx --no-install vitest run \
   --reporter=default --reporter=json --outputFile.json="$RESULTS" \
