@@ -129,7 +129,15 @@ export class KKChatClient {
     this.realtime = new Realtime({
       url: opts.baseUrl || typeof globalThis.location !== 'undefined' ? webSocketUrl(opts.baseUrl) : '',
       WebSocket: WebSocketImpl ?? missingWebSocket,
-      getToken: (force) => this.http.freshAccessToken(force),
+      getToken: async (force) => {
+        try {
+          return await this.http.freshAccessToken(force);
+        } catch (err) {
+          // A 401 here ends the connection attempt for good; connect() reports why.
+          if (err instanceof ApiError && err.status === 401) this.closeReason ??= err;
+          throw err;
+        }
+      },
       onState: (state) => this.stateChanged(state),
       onAuthenticated: async () => {
         await this.sync.run();

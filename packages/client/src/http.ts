@@ -29,7 +29,7 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export interface RequestOptions<T> {
   body?: unknown;
   query?: Record<string, string | number | undefined>;
-  /** Validates the response body; omitted for 204 answers. */
+  /** Validates the response body (when validateResponses is on); without it the parsed JSON is returned. */
   schema?: Schema<T>;
   /** false: send no Authorization header and never refresh (login, register, refresh). */
   auth?: boolean;
@@ -252,8 +252,7 @@ export class HttpClient {
     }
     const body = parseJson(text);
     if (!response.ok) throw errorFromResponse(response, body);
-    if (!opts.schema || response.status === 204) return undefined as T;
-    if (!this.validate) return body as T;
+    if (!opts.schema || !this.validate || body === undefined) return body as T;
     const parsed = opts.schema.safeParse(body);
     if (!parsed.success) {
       throw ApiError.client('BAD_RESPONSE', `${method} ${path}: the response does not match the protocol`, parsed.error);
