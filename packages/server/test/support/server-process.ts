@@ -34,8 +34,9 @@ export async function startServerProcess(options: { env?: Record<string, string>
       KKCHAT_HOST: '127.0.0.1',
       KKCHAT_PORT: String(port),
       KKCHAT_DATA_DIR: dataDir,
-      KKCHAT_LOG_LEVEL: 'info',
       ...options.env,
+      // The harness reads the "KKChat listening" info line to learn the port.
+      KKCHAT_LOG_LEVEL: 'info',
     };
     child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     port = await waitForListening(child);

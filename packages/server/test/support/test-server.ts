@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { buildApp, type KKChatApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 
@@ -18,7 +18,7 @@ export interface TestServer {
  * temporary SQLite file. `env` takes KKCHAT_* variables; `overrides` replaces parsed config fields.
  */
 export async function startTestServer(
-  options: { env?: Record<string, string>; overrides?: Partial<Config>; now?: () => number } = {},
+  options: { env?: Record<string, string>; overrides?: Partial<Config>; now?: () => number; logger?: Logger } = {},
 ): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'kkchat-test-'));
   const config = loadConfig(
@@ -33,7 +33,7 @@ export async function startTestServer(
     },
     options.overrides,
   );
-  const kkchat = await buildApp(config, { logger: pino({ level: 'silent' }), ...(options.now ? { now: options.now } : {}) });
+  const kkchat = await buildApp(config, { logger: options.logger ?? pino({ level: 'silent' }), ...(options.now ? { now: options.now } : {}) });
   await kkchat.app.listen({ host: '127.0.0.1', port: 0 });
   const address = kkchat.app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
