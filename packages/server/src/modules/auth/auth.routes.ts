@@ -77,6 +77,11 @@ export const publicAuthRoutes: FastifyPluginAsyncZod<{ services: Services }> = a
         body: RefreshRequestSchema.optional(),
         response: { 200: AuthResultSchema },
       },
+      // A cookie-only refresh may come without a body; Fastify validates a missing body as null, which the
+      // optional schema would refuse.
+      preValidation: async (request) => {
+        if (request.body === undefined || request.body === null) request.body = {};
+      },
     },
     async (request, reply) => {
       const token = request.body?.refreshToken ?? request.cookies[REFRESH_COOKIE];
