@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Message } from '@kkchat/protocol';
-import { KKChatClient, type ClientEvents } from './client.js';
+import { KKChatClient } from './client.js';
+import type { ClientEvents } from './options.js';
 import type { ConnectionState } from './realtime.js';
 import type { OutboxEntry } from './outbox.js';
 import { FakeServer } from './testing/fake-server.js';

@@ -1,4 +1,5 @@
-export { KKChatClient, type KKChatClientOptions, type ClientEvents } from './client.js';
+export { KKChatClient } from './client.js';
+export type { KKChatClientOptions, ClientEvents } from './options.js';
 export { ApiError, CLIENT_ERROR_CODES, PERMANENT_SEND_ERRORS, type ClientErrorCode } from './errors.js';
 export { HttpClient, MemoryTokenStore, type TokenStore, type HttpClientOptions } from './http.js';
 export {

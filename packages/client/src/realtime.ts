@@ -289,6 +289,8 @@ export class Realtime {
       return;
     }
     if (code === CLOSE_CODES.AUTH_FAILED) this.forceRefresh = true;
+    // Closed for flooding: come back after a real pause, not at the first backoff step.
+    if (code === CLOSE_CODES.RATE_LIMITED) this.attempt = Math.max(this.attempt, 4);
     this.scheduleReconnect();
   }
 

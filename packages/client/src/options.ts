@@ -1,0 +1,63 @@
+import type { Contact, ConversationSummary, FriendRequest, Message, UserPublic } from '@kkchat/protocol';
+import type { ApiError } from './errors.js';
+import type { BackoffOptions } from './backoff.js';
+import type { TokenStore } from './http.js';
+import type { ConnectionState, WebSocketCtor } from './realtime.js';
+import type { HistoryUnavailable } from './sync.js';
+import type { OutboxEntry } from './outbox.js';
+
+/** Options of KKChatClient. Only baseUrl is required. */
+export interface KKChatClientOptions {
+  /** Server origin, e.g. 'http://127.0.0.1:8080'; '' means the page's own origin (browser). */
+  baseUrl: string;
+  /** WebSocket constructor; default globalThis.WebSocket. Node 20 has none: pass `WebSocket` from `ws`. */
+  WebSocket?: WebSocketCtor;
+  fetch?: typeof fetch;
+  /**
+   * Browser: the refresh token lives in an httpOnly cookie set by the server and is never stored in JS.
+   */
+  cookieMode?: boolean;
+  /** Where the refresh token is kept (ignored in cookie mode); default in memory. */
+  tokenStore?: TokenStore;
+  /** Sent with register/login so the sessions list can name this device. */
+  deviceName?: string;
+  /** Reconnect backoff: exponential with full jitter, default 500 ms .. 15 s. */
+  reconnect?: BackoffOptions;
+  /** REST request timeout and WebSocket handshake timeout (default 15 s). */
+  requestTimeoutMs?: number;
+  /** Resend an unacknowledged message after this long (default 10 s). */
+  ackTimeoutMs?: number;
+  /** Wait this long for late frames before pulling a gap (default 100 ms). */
+  gapFillDelayMs?: number;
+  /** Validate REST bodies and WebSocket frames against the protocol schemas (default true). */
+  validateResponses?: boolean;
+}
+
+/** Events of KKChatClient, by name, with their payloads. */
+export interface ClientEvents {
+  state: ConnectionState;
+  /** Each (conversationId, seq) exactly once, in seq order per conversation. */
+  message: Message;
+  /** A read cursor moved (the user's other device, or the peer: a read receipt). */
+  read: { conversationId: string; userId: string; seq: number };
+  typing: { conversationId: string; userId: string };
+  presence: { userId: string; online: boolean; lastSeenAt: number | null };
+  'friend.request': FriendRequest;
+  'contact.added': Contact;
+  'contact.removed': { userId: string };
+  'user.updated': UserPublic;
+  /** An outbox entry was created or changed state (snapshot). */
+  outbox: OutboxEntry;
+  /** The fresh conversation list fetched by each sync. */
+  conversations: ConversationSummary[];
+  /** A sync finished; the client is online. */
+  synced: void;
+  /** The server closed the socket with SESSION_REVOKED; the client does not reconnect. */
+  'session.revoked': { code: number; reason: string };
+  /** Refreshing failed: the app must show the sign-in screen. */
+  'auth.expired': void;
+  /** The server can no longer replay these messages; the cursor skipped them. */
+  'history.unavailable': HistoryUnavailable;
+  /** Errors not tied to a call: unmatched error frames, frames that break the protocol. */
+  error: ApiError;
+}
