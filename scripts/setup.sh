@@ -68,18 +68,28 @@ if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
 fi
 
+can_apt() {
+  command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" -eq 0 ] || [ -n "$SUDO" ]; }
+}
+
 APT_UPDATED=0
+apt_update_once() {
+  if [ "$APT_UPDATED" -eq 0 ]; then
+    note "apt-get update"
+    run_logged apt-update "check the network and /etc/apt/sources.list" $SUDO apt-get update
+    APT_UPDATED=1
+  fi
+}
+
 apt_install() {
   if ! command -v apt-get >/dev/null 2>&1; then
     fail "need to install: $*" "this is not a Debian-like system; install these packages yourself and run setup again"
   fi
-  if [ "$(id -u)" -ne 0 ] && [ -z "$SUDO" ]; then
+  if ! can_apt; then
     fail "need to install: $*" "run as root, or install sudo, or install these packages yourself (apt-get install $*)"
   fi
-  if [ "$APT_UPDATED" -eq 0 ]; then
-    run_logged apt-update "check the network and /etc/apt/sources.list" $SUDO apt-get update
-    APT_UPDATED=1
-  fi
+  apt_update_once
+  note "apt-get install $*"
   run_logged apt-install "see the apt output above" \
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"
 }
@@ -94,13 +104,15 @@ step "Checking Node.js (>= ${NODE_MIN_MAJOR}.${NODE_MIN_MINOR})"
 if ! node_ok; then
   # Debian's own nodejs package is recent enough from Debian 13 on; older releases need another source.
   candidate=""
-  if command -v apt-cache >/dev/null 2>&1; then
+  if can_apt; then
+    apt_update_once
     candidate=$(apt-cache policy nodejs 2>/dev/null | awk '/Candidate:/ {print $2}')
   fi
   if [ -n "$candidate" ] && [ "$candidate" != "(none)" ] &&
     dpkg --compare-versions "$candidate" ge "${NODE_MIN_MAJOR}.${NODE_MIN_MINOR}"; then
     note "installing Debian's nodejs $candidate"
-    apt_install nodejs npm
+    # libnode-dev holds the headers under /usr/include/node that native addons compile against.
+    apt_install nodejs npm libnode-dev
   fi
   node_ok || fail "Node.js ${NODE_MIN_MAJOR}.${NODE_MIN_MINOR} or newer is required (found: $(node -v 2>/dev/null || echo none))" \
     "install Node.js 20 LTS (Debian 13's nodejs package, or a Node.js 20 package for your release) and run setup again"
