@@ -73,6 +73,36 @@ describe('KKChatClient connection', () => {
     expect(w.network.sockets[0]?.url).toBe('ws://127.0.0.1:8080/ws');
   });
 
+  it('disconnect() then connect() during the token fetch opens exactly one socket', async () => {
+    const w = await world();
+    // Tokens this short-lived look stale to the client, so connecting starts with an (async) refresh.
+    w.server.accessTokenTtlMs = 3_000;
+    await w.a.client.auth.refresh();
+    const first = w.a.client.connect();
+    w.a.client.disconnect();
+    await expect(first).rejects.toMatchObject({ code: 'DISCONNECTED' });
+    await w.a.client.connect();
+    await sleep(20);
+    expect(w.network.sockets).toHaveLength(1);
+    expect(w.server.connections.size).toBe(1);
+  });
+
+  it('ignores frame types it does not know, and reports malformed frames without dropping the socket', async () => {
+    const w = await world();
+    await w.a.client.connect();
+    const transport = w.network.sockets[0]?.conn?.transport;
+    transport?.send(JSON.stringify({ type: 'reaction.added', emoji: 'x' }));
+    transport?.send(JSON.stringify({ type: 'message', message: { seq: 'one' } }));
+    transport?.send('not json');
+    await vi.waitFor(() => expect(w.a.events.errors).toHaveLength(2));
+    expect(w.a.events.errors).toEqual([
+      expect.objectContaining({ code: 'BAD_RESPONSE' }),
+      expect.objectContaining({ code: 'BAD_RESPONSE' }),
+    ]);
+    expect(w.a.client.state).toBe('online');
+    expect(w.a.events.messages).toEqual([]);
+  });
+
   it('connect() rejects when nobody is signed in', async () => {
     const server = new FakeServer();
     const { client } = makeClient(server, memoryNetwork(server));

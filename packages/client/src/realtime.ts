@@ -51,6 +51,7 @@ const OPEN = 1;
 /** Close code the client uses when it abandons a socket it considers dead. */
 const CLIENT_DROP_CODE = 4000;
 const noop = (): void => undefined;
+const KNOWN_FRAME_TYPES: ReadonlySet<string> = new Set(ServerFrameSchema.options.map((option) => option.shape.type.value));
 
 interface PendingRequest {
   resolve(frame: ServerFrame): void;
@@ -70,6 +71,8 @@ export class Realtime {
   private authenticated = false;
   private attempt = 0;
   private forceRefresh = false;
+  /** Bumped by every open() and stop(): an open() that awaited a token and was overtaken gives up. */
+  private openEpoch = 0;
   private ridCounter = 0;
   private lastInboundAt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
@@ -99,6 +102,7 @@ export class Realtime {
   /** Closes the socket and stops reconnecting; state becomes 'closed'. */
   stop(): void {
     this.wanted = false;
+    this.openEpoch++;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
     const hadSocket = this.ws !== null;
@@ -143,19 +147,21 @@ export class Realtime {
   private async open(): Promise<void> {
     this.reconnectTimer = null;
     if (!this.wanted) return;
+    const epoch = ++this.openEpoch;
     this.setState(this.attempt === 0 ? 'connecting' : 'reconnecting');
     let token: string;
     try {
       token = await this.deps.getToken(this.forceRefresh);
       this.forceRefresh = false;
     } catch (err) {
-      if (!this.wanted) return;
+      if (!this.wanted || epoch !== this.openEpoch) return;
       // 401: the session is over (the HTTP layer has reported auth.expired); anything else: try again later.
       if (err instanceof ApiError && err.status === 401) this.stop();
       else this.scheduleReconnect();
       return;
     }
-    if (!this.wanted) return;
+    // disconnect() + connect() while the token was being fetched: a newer open() owns the connection now.
+    if (!this.wanted || epoch !== this.openEpoch) return;
     let ws: WebSocketLike;
     try {
       ws = new this.deps.WebSocket(this.deps.url);
@@ -212,10 +218,11 @@ export class Realtime {
       this.deps.onBadFrame(ApiError.client('BAD_RESPONSE', 'A WebSocket frame is not JSON.', err));
       return null;
     }
+    // A frame type from a newer server: ignore it quietly (forward compatibility).
+    if (!KNOWN_FRAME_TYPES.has((raw as { type?: unknown } | null)?.type as string)) return null;
     if (!this.deps.validateFrames) return raw as ServerFrame;
     const parsed = ServerFrameSchema.safeParse(raw);
     if (parsed.success) return parsed.data;
-    // Likely a frame type from a newer server: ignore it rather than break the connection.
     this.deps.onBadFrame(ApiError.client('BAD_RESPONSE', 'A WebSocket frame does not match the protocol.', parsed.error));
     return null;
   }
