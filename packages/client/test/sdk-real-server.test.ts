@@ -159,4 +159,70 @@ describe('SDK against the real server', () => {
     expect(restored?.user.id).toBe(first.user?.id);
     expect(third.user?.id).toBe(first.user?.id);
   });
+
+  it('every REST method of the SDK reaches its endpoint and unwraps its body', async () => {
+    const { url } = await start();
+    const alice = sdk(url);
+    const bob = sdk(url);
+    const eve = sdk(url);
+    const aliceAuth = await signUp(alice, 'alice');
+    const bobAuth = await signUp(bob, 'bob');
+    const eveAuth = await signUp(eve, 'eve');
+
+    expect(await alice.users.me()).toMatchObject({ id: aliceAuth.user.id });
+    expect(await alice.users.updateProfile({ displayName: 'Alice A.', bio: 'hi' })).toMatchObject({ displayName: 'Alice A.', bio: 'hi' });
+    expect(alice.user?.displayName).toBe('Alice A.');
+    expect(await alice.users.get(bobAuth.user.id)).toMatchObject({ username: bobAuth.username });
+    const found = await alice.users.search(bobAuth.username, 5);
+    expect(found).toContainEqual({ user: expect.objectContaining({ id: bobAuth.user.id }), relationship: 'none' });
+
+    // Friend requests: send, list, cancel, reject, accept.
+    const toBob = await alice.contacts.sendRequest(bobAuth.user.id, 'hey');
+    expect((await bob.contacts.requests()).incoming.map((r) => r.id)).toEqual([toBob.id]);
+    expect((await alice.contacts.requests()).outgoing.map((r) => r.id)).toEqual([toBob.id]);
+    expect(await alice.contacts.cancel(toBob.id)).toMatchObject({ status: 'cancelled' });
+    const toEve = await alice.contacts.sendRequest(eveAuth.user.id);
+    expect(await eve.contacts.reject(toEve.id)).toMatchObject({ status: 'rejected' });
+    const again = await alice.contacts.sendRequest(bobAuth.user.id);
+    const accepted = await bob.contacts.accept(again.id);
+    expect(accepted.request.status).toBe('accepted');
+    expect((await alice.contacts.list()).map((c) => c.user.id)).toEqual([bobAuth.user.id]);
+
+    // Conversations: open, get, send over REST, history both ways, read.
+    const direct = await alice.conversations.openDirect(bobAuth.user.id);
+    expect(direct.id).toBe(accepted.contact.conversationId);
+    expect(await alice.conversations.get(direct.id)).toMatchObject({ id: direct.id, peer: expect.objectContaining({ id: bobAuth.user.id }) });
+    for (let i = 1; i <= 3; i++) {
+      const sent = await alice.conversations.sendViaRest(direct.id, { clientMsgId: `rest-${i}`, kind: 'text', text: `m${i}` });
+      expect(sent).toMatchObject({ duplicate: false, message: { seq: i } });
+    }
+    const older = await bob.conversations.history(direct.id, { before: 3, limit: 1 });
+    expect(older).toMatchObject({ hasMore: true, lastSeq: 3, messages: [expect.objectContaining({ seq: 2 })] });
+    const newer = await bob.conversations.history(direct.id, { after: 1 });
+    expect(newer.messages.map((m) => m.seq)).toEqual([2, 3]);
+    expect(await bob.conversations.markRead(direct.id, 2)).toEqual({ readSeq: 2, unreadCount: 1 });
+    expect((await bob.conversations.list()).map((c) => c.id)).toEqual([direct.id]);
+
+    // Blocks and contact removal.
+    await alice.contacts.block(eveAuth.user.id);
+    expect((await alice.contacts.blocks()).map((b) => b.user.id)).toEqual([eveAuth.user.id]);
+    await alice.contacts.unblock(eveAuth.user.id);
+    expect(await alice.contacts.blocks()).toEqual([]);
+    await alice.contacts.remove(bobAuth.user.id);
+    expect(await alice.contacts.list()).toEqual([]);
+
+    // Sessions and password.
+    const second = sdk(url);
+    await second.auth.login({ username: aliceAuth.username, password: aliceAuth.password });
+    const sessions = await alice.auth.sessions();
+    expect(sessions).toHaveLength(2);
+    expect(sessions.filter((s) => s.current).map((s) => s.id)).toEqual([aliceAuth.sessionId]);
+    await alice.auth.changePassword({ currentPassword: aliceAuth.password, newPassword: 'a-new-password-1' });
+    await expect(second.users.me()).rejects.toMatchObject({ status: 401 });
+    await alice.auth.logout();
+    expect(alice.user).toBeNull();
+    await expect(alice.auth.login({ username: aliceAuth.username, password: 'a-new-password-1' })).resolves.toMatchObject({
+      user: expect.objectContaining({ id: aliceAuth.user.id }),
+    });
+  });
 });
