@@ -69,7 +69,7 @@ export class KKChatClient {
     });
     const WebSocketImpl = opts.WebSocket ?? (globalThis.WebSocket as WebSocketCtor | undefined);
     this.realtime = new Realtime({
-      url: opts.baseUrl || typeof globalThis.location !== 'undefined' ? webSocketUrl(opts.baseUrl) : '',
+      url: () => webSocketUrl(opts.baseUrl),
       WebSocket: WebSocketImpl ?? missingWebSocket,
       getToken: async (force) => {
         try {
@@ -159,6 +159,11 @@ export class KKChatClient {
     if (this.realtime.state === 'online') return Promise.resolve();
     if (!this.opts.WebSocket && !globalThis.WebSocket) {
       return Promise.reject(new Error('KKChatClient: no WebSocket available; pass options.WebSocket (e.g. from "ws")'));
+    }
+    try {
+      webSocketUrl(this.opts.baseUrl);
+    } catch (err) {
+      return Promise.reject(err);
     }
     const ready = new Promise<void>((resolve, reject) => this.connectWaiters.push({ resolve, reject }));
     this.closeReason = null;

@@ -79,8 +79,13 @@ export const PERMANENT_SEND_ERRORS: ReadonlySet<string> = new Set<ErrorCode>([
   'PAYLOAD_TOO_LARGE',
 ]);
 
-/** 401 codes after which one refresh may help (the access token is stale, not the session). */
+/**
+ * 401 codes answered by one refresh and a retry. TOKEN_EXPIRED/TOKEN_INVALID: the access token is stale.
+ * SESSION_REVOKED: the refresh fails too, which is what reports 'auth.expired' to an app that was offline
+ * when the session ended (an open socket hears 4003 instead).
+ */
 export const REFRESHABLE_AUTH_ERRORS: ReadonlySet<string> = new Set<ErrorCode>([
   'TOKEN_EXPIRED',
   'TOKEN_INVALID',
+  'SESSION_REVOKED',
 ]);

@@ -26,7 +26,8 @@ export type AuthOkFrame = Extract<ServerFrame, { type: 'auth.ok' }>;
 
 /** What the connection needs from the client (the seam its tests fake). */
 export interface RealtimeDeps {
-  url: string;
+  /** The `/ws` address, computed when each socket opens. */
+  url: () => string;
   WebSocket: WebSocketCtor;
   /** A valid access token; `force` after the server refused one (4002). Rejects with 401 when signed out. */
   getToken(force: boolean): Promise<string>;
@@ -164,7 +165,7 @@ export class Realtime {
     if (!this.wanted || epoch !== this.openEpoch) return;
     let ws: WebSocketLike;
     try {
-      ws = new this.deps.WebSocket(this.deps.url);
+      ws = new this.deps.WebSocket(this.deps.url());
     } catch {
       this.scheduleReconnect();
       return;

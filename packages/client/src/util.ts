@@ -8,14 +8,15 @@ export function newClientMsgId(): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-/** The WebSocket address for a base URL: ws(s)://host[/prefix]/ws; '' uses the page's location. */
+/**
+ * The WebSocket address for a base URL: ws(s)://host[/prefix]/ws. '' (or a path such as '/chat') is resolved
+ * against the page's location.
+ */
 export function webSocketUrl(baseUrl: string): string {
-  if (!baseUrl) {
-    const location = globalThis.location;
-    if (!location) throw new Error('KKChatClient: baseUrl "" needs a browser location');
-    return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`;
-  }
-  const url = new URL(baseUrl);
+  const location = globalThis.location as Location | undefined;
+  const isAbsolute = /^[a-z][a-z0-9+.-]*:/i.test(baseUrl);
+  if (!isAbsolute && !location) throw new Error(`KKChatClient: baseUrl "${baseUrl}" needs a browser location`);
+  const url = new URL(baseUrl || '/', isAbsolute ? undefined : location?.href);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   url.pathname = `${url.pathname.replace(/\/+$/, '')}/ws`;
   url.search = '';
