@@ -39,7 +39,7 @@ export async function startTestServer(
   const port = typeof address === 'object' && address ? address.port : 0;
   const url = `http://127.0.0.1:${port}`;
   // The server's own origin is the one browsers would send.
-  config.allowedOrigins.push(url);
+  config.allowedOrigins.push(url, `http://localhost:${port}`);
   return {
     url,
     wsUrl: `ws://127.0.0.1:${port}/ws`,

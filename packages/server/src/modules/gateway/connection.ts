@@ -7,6 +7,12 @@ export interface Connection {
   ws: WebSocket;
   /** Set once the auth frame has been accepted. */
   actor: Actor | null;
+  /**
+   * The handling of the first frame: resolves true once auth.ok has been sent, false when the socket is being
+   * closed instead. Frames that arrive right behind the auth frame wait for it rather than being taken for a
+   * first frame that is not auth.
+   */
+  auth: Promise<boolean> | null;
   authTimer: NodeJS.Timeout | null;
   /** Cleared at each heartbeat; set by any pong or inbound frame. */
   alive: boolean;

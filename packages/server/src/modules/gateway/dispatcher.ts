@@ -33,10 +33,13 @@ export class FrameDispatcher {
 
   async dispatch(conn: Connection, data: RawData, isBinary: boolean): Promise<void> {
     const parsed = parseFrame(data, isBinary);
-    if (!conn.actor) {
-      await this.authenticate(conn, parsed);
+    if (!conn.auth) {
+      conn.auth = this.authenticate(conn, parsed);
+      await conn.auth;
       return;
     }
+    // A client may send frames right behind its auth frame; they wait until auth.ok has gone out.
+    if (!(await conn.auth) || !conn.actor) return;
     if (!takeToken(conn, 'frame', this.platform.config.limits.framesPerConnection, this.platform.now())) {
       if (++conn.violations > MAX_VIOLATIONS) conn.ws.close(CLOSE_CODES.RATE_LIMITED, 'too many frames');
       else this.error(conn, undefined, new AppError('RATE_LIMITED', { retryAfterMs: 1000 }));
@@ -91,10 +94,11 @@ export class FrameDispatcher {
     }
   }
 
-  private async authenticate(conn: Connection, parsed: ClientFrame | AppError): Promise<void> {
+  /** Handles the first frame of a connection; true once auth.ok has been sent. */
+  private async authenticate(conn: Connection, parsed: ClientFrame | AppError): Promise<boolean> {
     if (parsed instanceof AppError || parsed.type !== 'auth') {
       conn.ws.close(CLOSE_CODES.AUTH_REQUIRED, 'the first frame must be {"type":"auth"}');
-      return;
+      return false;
     }
     if (conn.authTimer) clearTimeout(conn.authTimer);
     conn.authTimer = null;
@@ -103,9 +107,9 @@ export class FrameDispatcher {
     } catch (error) {
       const revoked = error instanceof AppError && error.code === 'SESSION_REVOKED';
       conn.ws.close(revoked ? CLOSE_CODES.SESSION_REVOKED : CLOSE_CODES.AUTH_FAILED, revoked ? 'session revoked' : 'invalid token');
-      return;
+      return false;
     }
-    if (!(await this.hooks.authenticated(conn))) return;
+    if (!(await this.hooks.authenticated(conn))) return false;
     this.hooks.send(conn, {
       type: 'auth.ok',
       userId: conn.actor.userId,
@@ -113,6 +117,7 @@ export class FrameDispatcher {
       heartbeatMs: this.platform.config.heartbeatMs,
       serverTime: this.platform.now(),
     });
+    return true;
   }
 
   private error(conn: Connection, rid: string | undefined, error: unknown): void {

@@ -97,6 +97,7 @@ export class Gateway {
       id: randomUUID(),
       ws,
       actor: null,
+      auth: null,
       authTimer: null,
       alive: true,
       sendChain: Promise.resolve(),
@@ -138,7 +139,15 @@ export class Gateway {
       conn.ws.close(code, 'session ended');
       return false;
     }
+    // The socket may have closed during the check; its unregister found no presence entry to remove, so
+    // adding one now would leave the user online for good (BR-34, BR-41).
+    if (!this.connections.has(conn.id)) return false;
     await this.services.presence.connected(actor.userId, conn.id);
+    if (!this.connections.has(conn.id)) {
+      // Closed while presence was being recorded: undo it (a no-op if unregister already did).
+      await this.services.presence.disconnected(actor.userId, conn.id);
+      return false;
+    }
     return true;
   }
 
