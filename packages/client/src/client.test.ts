@@ -242,7 +242,7 @@ describe('KKChatClient outbox', () => {
     w.server.onSend = () => (loseAck ? ((loseAck = false), 'store-no-ack') : undefined);
     const message = await w.a.client.sendAndWait(w.conversationId, 'once');
     const sends = w.server.frames.filter((f) => f.frame.type === 'send');
-    expect(sends).toHaveLength(2);
+    expect(sends.length).toBeGreaterThanOrEqual(2); // more if the machine is slow: all carry the same id
     expect(new Set(sends.map((f) => (f.frame as { clientMsgId: string }).clientMsgId)).size).toBe(1);
     expect(w.server.messages(w.conversationId)).toHaveLength(1);
     expect(message.seq).toBe(1);

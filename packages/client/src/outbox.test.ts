@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import type { Message } from '@kkchat/protocol';
 import { Outbox, type OutboxEntry, type SendFrame } from './outbox.js';
 import { ApiError } from './errors.js';
-import { buildMessage, sleep } from './testing/factories.js';
+import { buildMessage } from './testing/factories.js';
 
 function setup(opts: { ackTimeoutMs?: number } = {}) {
   const sent: SendFrame[] = [];
@@ -98,18 +98,22 @@ describe('Outbox', () => {
     expect(t.outbox.list()[0]?.state).toBe('sending');
   });
 
-  it('pauses the conversation for retryAfterMs on RATE_LIMITED, then resends the same entry first', async () => {
-    const t = setup();
-    t.outbox.add('c1', 'a', 'id1');
-    t.outbox.add('c1', 'b', 'id2');
-    const limited = new ApiError('RATE_LIMITED', 'slow down', 429, { retryAfterMs: 20 });
-    t.outbox.handleError((t.sent[0] as SendFrame).rid, limited);
-    expect(t.sent).toHaveLength(1);
-    await sleep(5);
-    expect(t.sent).toHaveLength(1);
-    await vi.waitFor(() => expect(t.sent).toHaveLength(2));
-    expect(t.sent[1]?.clientMsgId).toBe('id1');
-    expect(t.outbox.list()[0]?.state).toBe('sending');
+  it('pauses the conversation for retryAfterMs on RATE_LIMITED, then resends the same entry first', () => {
+    vi.useFakeTimers();
+    try {
+      const t = setup();
+      t.outbox.add('c1', 'a', 'id1');
+      t.outbox.add('c1', 'b', 'id2');
+      const limited = new ApiError('RATE_LIMITED', 'slow down', 429, { retryAfterMs: 2_000 });
+      t.outbox.handleError((t.sent[0] as SendFrame).rid, limited);
+      vi.advanceTimersByTime(1_999);
+      expect(t.sent).toHaveLength(1);
+      vi.advanceTimersByTime(1);
+      expect(t.sent.map((f) => f.clientMsgId)).toEqual(['id1', 'id1']);
+      expect(t.outbox.list()[0]?.state).toBe('sending');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('retries transient server errors a few times, then gives up', async () => {
