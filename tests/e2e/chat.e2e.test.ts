@@ -1,0 +1,209 @@
+/**
+ * Two people in two browsers: register, find each other, become friends, chat live with read receipts and
+ * typing, survive a server crash, and never run HTML a user typed. Screenshots land in /tmp/kkchat-shots.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { startServerProcess, type ServerProcess } from '../../packages/server/test/support/server-process';
+import { DESKTOP, PHONE, bubble, ensureBuilt, freePort, launchBrowser, login, newUser, register, shot } from './support';
+
+const PASSWORD = 'correct horse battery';
+const suffix = Math.random().toString(36).slice(2, 7);
+const alice = { username: `alice_${suffix}`, displayName: 'Alice Martin' };
+const bob = { username: `bob_${suffix}`, displayName: 'Bob Chen' };
+const XSS_TEXT = '<img src=x onerror=alert(1)>';
+
+describe('two people chatting in the browser', () => {
+  let server: ServerProcess;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+  let a: Page;
+  let b: Page;
+  let aDialogs: string[];
+  let bDialogs: string[];
+  let pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    ensureBuilt();
+    const port = await freePort();
+    server = await startServerProcess({
+      env: { KKCHAT_PORT: String(port), KKCHAT_ALLOWED_ORIGINS: `http://127.0.0.1:${port}` },
+    });
+    browser = await launchBrowser();
+    const userA = await newUser(browser, DESKTOP);
+    const userB = await newUser(browser, DESKTOP);
+    contexts.push(userA.context, userB.context);
+    a = userA.page;
+    b = userB.page;
+    aDialogs = userA.dialogs;
+    bDialogs = userB.dialogs;
+    pageErrors = [...userA.pageErrors, ...userB.pageErrors];
+    userA.page.on('pageerror', (e) => pageErrors.push(e.message));
+    userB.page.on('pageerror', (e) => pageErrors.push(e.message));
+  });
+
+  afterAll(async () => {
+    for (const context of contexts) await context.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
+    await server?.stop();
+  });
+
+  it('shows the sign-in page to a visitor and registers both users', async () => {
+    await a.goto(`${server.url}/`);
+    await a.getByTestId('login-username').waitFor();
+    expect(new URL(a.url()).pathname).toBe('/login');
+    await shot(a, 'desktop-login');
+
+    await register(a, server.url, alice.username, alice.displayName, PASSWORD);
+    await register(b, server.url, bob.username, bob.displayName, PASSWORD);
+    expect(await a.getByTestId('me-name').textContent()).toContain(alice.displayName);
+    await shot(a, 'desktop-empty');
+  });
+
+  it('lets A find B and send a friend request with a note', async () => {
+    await a.getByTestId('nav-search').click();
+    await a.getByTestId('search-input').fill(bob.username);
+    await a.getByTestId(`search-result-${bob.username}`).waitFor();
+    await a.getByTestId(`add-friend-${bob.username}`).click();
+    await a.getByTestId(`request-note-${bob.username}`).fill('Hi Bob, it is Alice from the climbing club!');
+    await shot(a, 'desktop-search-note');
+    await a.getByTestId(`send-request-${bob.username}`).click();
+    await a.getByTestId(`pending-${bob.username}`).waitFor();
+  });
+
+  it('delivers the request to B live, and B accepts it', async () => {
+    // B did not reload: the request arrives over the socket and raises the badge.
+    await b.getByTestId('nav-requests-badge').waitFor();
+    await b.getByTestId('nav-requests').click();
+    await b.getByTestId(`request-incoming-${alice.username}`).waitFor();
+    expect(await b.getByTestId(`request-incoming-${alice.username}`).textContent()).toContain('climbing club');
+    await shot(b, 'desktop-requests');
+    await b.getByTestId(`request-accept-${alice.username}`).click();
+    await b.getByTestId(`request-incoming-${alice.username}`).waitFor({ state: 'detached' });
+  });
+
+  it('shows B as an online contact to A, and opens the chat', async () => {
+    await a.getByTestId('nav-contacts').click();
+    await a.getByTestId(`contact-${bob.username}`).waitFor();
+    await expect.poll(() => a.getByTestId(`presence-${bob.username}`).getAttribute('data-online')).toBe('true');
+    await a.getByTestId(`contact-${bob.username}`).click();
+    await a.getByTestId('composer-input').waitFor();
+    expect(await a.getByTestId('chat-peer-name').textContent()).toContain(bob.displayName);
+  });
+
+  it('sends a message that B receives live, with an unread badge', async () => {
+    await b.getByTestId('nav-chats').click();
+    await a.getByTestId('composer-input').fill('Hello Bob! Route topo: https://example.com/topo?id=7');
+    await a.getByTestId('composer-input').press('Enter');
+    const sent = bubble(a, 'Hello Bob!');
+    await sent.waitFor();
+    await expect.poll(() => sent.getAttribute('data-state')).toBe('sent');
+    expect(Number(await sent.getAttribute('data-seq'))).toBeGreaterThan(0);
+
+    // B is on the chat list, not in the chat: the conversation appears with an unread count.
+    await b.getByTestId(`unread-${alice.username}`).waitFor();
+    expect((await b.getByTestId(`unread-${alice.username}`).textContent())?.trim()).toBe('1');
+    expect(await b.getByTestId(`conversation-${alice.username}`).textContent()).toContain('Hello Bob!');
+    await shot(b, 'desktop-chats-unread');
+  });
+
+  it('links only http(s) URLs in messages', async () => {
+    const link = bubble(a, 'Hello Bob!').locator('a');
+    expect(await link.getAttribute('href')).toBe('https://example.com/topo?id=7');
+    expect(await link.getAttribute('rel')).toBe('noopener noreferrer nofollow');
+    expect(await link.getAttribute('target')).toBe('_blank');
+  });
+
+  it('marks the chat read when B opens it, and A sees the receipt', async () => {
+    await b.getByTestId(`conversation-${alice.username}`).click();
+    await bubble(b, 'Hello Bob!').waitFor();
+    await b.getByTestId(`unread-${alice.username}`).waitFor({ state: 'detached' });
+    await a.getByTestId('read-receipt').waitFor();
+  });
+
+  it('shows the typing indicator and delivers the reply live', async () => {
+    await b.getByTestId('composer-input').pressSequentially('Hey Alice', { delay: 20 });
+    await a.getByTestId('typing-indicator').waitFor();
+    await shot(a, 'desktop-typing');
+    await b.getByTestId('composer-input').press('Shift+Enter');
+    await b.getByTestId('composer-input').pressSequentially('Saturday works for me.');
+    await b.getByTestId('composer-send').click();
+    const reply = bubble(a, 'Saturday works for me.');
+    await reply.waitFor();
+    // Shift+Enter made a line break inside one message, not a second message.
+    expect(await reply.innerText()).toContain('Hey Alice\nSaturday works for me.');
+    // The indicator goes away with the message.
+    await a.getByTestId('typing-indicator').waitFor({ state: 'detached' });
+  });
+
+  it('renders HTML a user typed as literal text and never runs it', async () => {
+    await a.getByTestId('composer-input').fill(XSS_TEXT);
+    await a.getByTestId('composer-input').press('Enter');
+    await a.getByTestId('composer-input').fill('[open](javascript:alert(1)) and JaVaScRiPt:alert(2)');
+    await a.getByTestId('composer-input').press('Enter');
+    const html = bubble(b, 'onerror');
+    await html.waitFor();
+    expect(await html.innerText()).toContain(XSS_TEXT);
+    expect(await b.getByTestId('message-list').locator('img').count()).toBe(0);
+    const jsLink = bubble(b, 'javascript:alert(1)');
+    await jsLink.waitFor();
+    expect(await jsLink.locator('a').count()).toBe(0);
+    await b.waitForTimeout(300);
+    expect(aDialogs).toEqual([]);
+    expect(bDialogs).toEqual([]);
+    await shot(b, 'desktop-chat-b');
+    await shot(a, 'desktop-chat-a');
+  });
+
+  it('shows the reconnecting banner across a server crash, then syncs what was missed', async () => {
+    await server.kill('SIGKILL');
+    await a.getByTestId('reconnecting-banner').waitFor();
+    await shot(a, 'desktop-reconnecting');
+    await server.restart();
+    await a.getByTestId('reconnecting-banner').waitFor({ state: 'detached', timeout: 30_000 });
+    await b.getByTestId('reconnecting-banner').waitFor({ state: 'detached', timeout: 30_000 });
+    await b.getByTestId('composer-input').fill('Back online after the crash');
+    await b.getByTestId('composer-input').press('Enter');
+    await bubble(a, 'Back online after the crash').waitFor();
+  });
+
+  it('lists devices in settings with the current one marked', async () => {
+    await a.getByTestId('nav-settings').click();
+    await a.getByTestId('session-row').first().waitFor();
+    expect(await a.getByTestId('session-current').count()).toBe(1);
+    await shot(a, 'desktop-settings');
+  });
+
+  it('works single-pane on a phone, in Chinese', async () => {
+    const phone = await newUser(browser, PHONE, 'zh-CN');
+    contexts.push(phone.context);
+    const page = phone.page;
+    await page.goto(`${server.url}/login`);
+    await page.getByTestId('login-username').waitFor();
+    // navigator.language zh-CN on first visit: the interface is Chinese.
+    expect(await page.getByTestId('login-submit').textContent()).toContain('登录');
+    await shot(page, 'phone-login-zh');
+    await login(page, server.url, bob.username, PASSWORD);
+    await shot(page, 'phone-chats-zh');
+    await page.getByTestId(`conversation-${alice.username}`).click();
+    await page.getByTestId('composer-input').waitFor();
+    expect(await page.getByTestId('nav-chats').isVisible()).toBe(false);
+    await bubble(page, 'Hello Bob!').waitFor();
+    await shot(page, 'phone-chat-zh');
+    await page.getByTestId('chat-back').click();
+    await page.getByTestId('nav-chats').waitFor();
+
+    // Switch to English in settings: remembered across a reload.
+    await page.getByTestId('nav-settings').click();
+    await page.getByTestId('language-select').selectOption('en');
+    await shot(page, 'phone-settings-en');
+    await page.reload();
+    await page.getByTestId('settings-logout').waitFor();
+    expect(await page.getByTestId('settings-logout').textContent()).toContain('Sign out');
+    expect(phone.dialogs).toEqual([]);
+  });
+
+  it('raised no uncaught errors in any page', () => {
+    expect(pageErrors).toEqual([]);
+  });
+});

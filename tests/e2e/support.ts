@@ -1,0 +1,115 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/** Screenshots for a person to look at; not committed. */
+export const SHOTS_DIR = '/tmp/kkchat-shots';
+
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** Builds the server and the web app when their build output is missing (a fresh clone). */
+export function ensureBuilt(): void {
+  if (!existsSync(resolve(ROOT, 'packages/server/dist/main.js'))) {
+    execFileSync('npx', ['tsc', '-b', 'packages/server'], { cwd: ROOT, stdio: 'inherit' });
+  }
+  if (!existsSync(resolve(ROOT, 'packages/web/dist/index.html'))) {
+    execFileSync('npm', ['run', 'build', '-w', '@kkchat/web'], { cwd: ROOT, stdio: 'inherit' });
+  }
+}
+
+/**
+ * A port that was free a moment ago. The server is started on a fixed port rather than port 0 because its
+ * default allowed WebSocket origins are derived from the configured port (`http://127.0.0.1:<port>`).
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export function launchBrowser(): Promise<Browser> {
+  mkdirSync(SHOTS_DIR, { recursive: true });
+  return chromium.launch({
+    executablePath: process.env.KKCHAT_CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
+}
+
+export interface Viewport {
+  width: number;
+  height: number;
+}
+export const DESKTOP: Viewport = { width: 1280, height: 800 };
+export const PHONE: Viewport = { width: 390, height: 844 };
+
+/** A browser context pinned to a language, with console errors collected for the assertions. */
+export async function newUser(
+  browser: Browser,
+  viewport: Viewport,
+  locale = 'en-US',
+): Promise<{ context: BrowserContext; page: Page; dialogs: string[]; pageErrors: string[] }> {
+  const context = await browser.newContext({
+    viewport,
+    locale,
+    deviceScaleFactor: viewport === PHONE ? 2 : 1,
+    isMobile: viewport === PHONE,
+    hasTouch: viewport === PHONE,
+  });
+  // Fail a step in seconds, not the runner's two minutes, so a broken flow names the step that broke.
+  context.setDefaultTimeout(10_000);
+  const page = await context.newPage();
+  const dialogs: string[] = [];
+  const pageErrors: string[] = [];
+  page.on('dialog', (dialog) => {
+    dialogs.push(`${dialog.type()}: ${dialog.message()}`);
+    void dialog.dismiss();
+  });
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  return { context, page, dialogs, pageErrors };
+}
+
+export async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: `${SHOTS_DIR}/${name}.png` });
+}
+
+export async function register(page: Page, baseUrl: string, username: string, displayName: string, password: string): Promise<void> {
+  await page.goto(`${baseUrl}/register`);
+  await page.getByTestId('register-username').fill(username);
+  await page.getByTestId('register-display-name').fill(displayName);
+  await page.getByTestId('register-password').fill(password);
+  await page.getByTestId('register-confirm').fill(password);
+  await page.getByTestId('register-submit').click();
+  await page.getByTestId('nav-chats').waitFor();
+}
+
+export async function login(page: Page, baseUrl: string, username: string, password: string): Promise<void> {
+  await page.goto(`${baseUrl}/login`);
+  await page.getByTestId('login-username').fill(username);
+  await page.getByTestId('login-password').fill(password);
+  await page.getByTestId('login-submit').click();
+  await page.getByTestId('nav-chats').waitFor();
+}
+
+/** The message bubbles of the open chat that contain `text`. */
+export function bubble(page: Page, text: string) {
+  return page.getByTestId('message').filter({ hasText: text });
+}
