@@ -202,6 +202,34 @@ describe('friend requests', () => {
     expectError(await act(b, 'no-such-request', 'accept'), 404, 'FRIEND_REQUEST_NOT_FOUND');
   });
 
+  it('two crossing requests left pending by a race: accepting one settles the other', async () => {
+    const a = await registerUser(server.url, 'xra');
+    const b = await registerUser(server.url, 'xrb');
+    const fromA = await sendRequest(a, b);
+    // Simultaneous sends can both miss the other's request; write the second one the way that race would.
+    const now = Date.now();
+    await server.kkchat.platform.db
+      .insertInto('friend_requests')
+      .values({
+        id: `race-${now}`,
+        from_user_id: b.user.id,
+        to_user_id: a.user.id,
+        note: '',
+        status: 'pending',
+        pending_key: `${b.user.id}:${a.user.id}`,
+        created_at: now,
+        updated_at: now,
+      })
+      .execute();
+    expect((await act(b, fromA.body.request.id, 'accept')).status).toBe(200);
+    // The reverse request is no longer pending; accepting it is a clean 409, not a server error.
+    expectError(await act(a, `race-${now}`, 'accept'), 409, 'FRIEND_REQUEST_NOT_PENDING');
+    expect((await requests(a)).body).toEqual({ incoming: [], outgoing: [] });
+    expect((await requests(b)).body).toEqual({ incoming: [], outgoing: [] });
+    expect((await contacts(a)).body.contacts.map((c) => c.user.id)).toEqual([b.user.id]);
+    expect((await contacts(b)).body.contacts.map((c) => c.user.id)).toEqual([a.user.id]);
+  });
+
   it('concurrent accepts of one request: exactly one wins', async () => {
     const a = await registerUser(server.url, 'cca');
     const b = await registerUser(server.url, 'ccb');

@@ -349,6 +349,22 @@ describe('typing', () => {
     expect(h.body).toMatchObject({ messages: [], lastSeq: 0 });
   });
 
+  it('stops when the friendship ends', async () => {
+    const { a, b, conversationId } = await friends(server, 'tyr');
+    const a1 = await connect(a);
+    const b1 = await connect(b);
+    expect((await api(server.url, 'DELETE', `/contacts/${b.user.id}`, { token: a.accessToken })).status).toBe(204);
+    await b1.next('contact.removed');
+    a1.send({ type: 'typing', conversationId });
+    b1.send({ type: 'typing', conversationId });
+    await pingPong(a1);
+    await pingPong(b1);
+    await sleep(200);
+    await pingPong(b1);
+    expect(framesOf(b1, 'typing')).toEqual([]);
+    expect(framesOf(a1, 'typing')).toEqual([]);
+  });
+
   it('is dropped between blocked users, and refused for a conversation one is not in', async () => {
     const { a, b, conversationId } = await friends(server, 'tyb');
     const a1 = await connect(a);

@@ -133,9 +133,13 @@ export class ContactRepository {
 
   /**
    * Accepts a pending request: the request, both friendship rows and the direct conversation change in one
-   * transaction. Returns the conversation id, or null when the request was no longer pending.
+   * transaction. A crossing request the other way (two simultaneous sends can both be stored) is settled with
+   * it. Returns the conversation id and the crossing request, or null when the request was no longer pending.
    */
-  async acceptRequest(request: FriendRequestRow, now: number): Promise<string | null> {
+  async acceptRequest(
+    request: FriendRequestRow,
+    now: number,
+  ): Promise<{ conversationId: string; crossing: FriendRequestRow | undefined } | null> {
     return this.db.transaction().execute(async (trx) => {
       const result = await trx
         .updateTable('friend_requests')
@@ -146,6 +150,18 @@ export class ContactRepository {
       if (Number(result.numUpdatedRows) !== 1) return null;
       const a = request.from_user_id;
       const b = request.to_user_id;
+      const crossing = await trx
+        .selectFrom('friend_requests')
+        .selectAll()
+        .where('pending_key', '=', pendingKey(b, a))
+        .executeTakeFirst();
+      if (crossing) {
+        await trx
+          .updateTable('friend_requests')
+          .set({ status: 'accepted', pending_key: null, updated_at: now })
+          .where('id', '=', crossing.id)
+          .execute();
+      }
       const conversationId = await ensureDirectConversation(trx, a, b, now);
       await trx
         .insertInto('friendships')
@@ -154,7 +170,10 @@ export class ContactRepository {
           { user_id: b, friend_id: a, conversation_id: conversationId, created_at: now },
         ])
         .execute();
-      return conversationId;
+      return {
+        conversationId,
+        crossing: crossing && { ...crossing, status: 'accepted', pending_key: null, updated_at: now },
+      };
     });
   }
 

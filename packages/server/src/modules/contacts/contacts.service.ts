@@ -138,10 +138,12 @@ export class ContactService {
   private async accept(actor: Actor, row: FriendRequestRow): Promise<AcceptFriendRequestResponse> {
     checkCanInteract(await this.repo.blockState(actor.userId, row.from_user_id === actor.userId ? row.to_user_id : row.from_user_id));
     const now = this.platform.now();
-    const conversationId = await this.repo.acceptRequest(row, now);
-    if (!conversationId) throw new AppError('FRIEND_REQUEST_NOT_PENDING');
+    const accepted = await this.repo.acceptRequest(row, now);
+    if (!accepted) throw new AppError('FRIEND_REQUEST_NOT_PENDING');
+    const { conversationId } = accepted;
     const request = await this.toRequest({ ...row, status: 'accepted', pending_key: null, updated_at: now });
     await this.publishRequest(request);
+    if (accepted.crossing) await this.publishRequest(await this.toRequest(accepted.crossing));
 
     const online = await this.platform.presence.online([request.from.id, request.to.id]);
     const lastSeen = await this.users.lastSeen([request.from.id, request.to.id]);

@@ -136,12 +136,16 @@ export class ConversationService {
     return { readSeq, unreadCount: await this.repo.countUnread(conversationId, actor.userId, readSeq) };
   }
 
-  /** Relays a typing indicator to the peer only; nothing is stored. Silently dropped when not allowed. */
+  /**
+   * Relays a typing indicator to the peer only; nothing is stored. Silently dropped when sending would be
+   * refused (a block either way, or no longer friends).
+   */
   async typing(actor: Actor, conversationId: string): Promise<void> {
     const membership = await this.membership(actor, conversationId);
     const peerId = peerOf(membership, actor.userId);
     const blocks = await this.contacts.blockState(actor.userId, peerId);
     if (blocks.blockedThem || blocks.blockedByThem) return;
+    if (!(await this.contacts.findFriendship(actor.userId, peerId))) return;
     await this.platform.bus.publish({
       kind: 'deliver',
       userIds: [peerId],
