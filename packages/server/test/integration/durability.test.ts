@@ -46,6 +46,11 @@ describe('crash safety (kill -9)', () => {
     const bCursor = 5;
     await api(proc.url, 'POST', `/conversations/${conversationId}/read`, { token: b.accessToken, body: { seq: bCursor } });
 
+    // B is online on another device when the server crashes (BR-34: it must not come back "online").
+    const bSocket = await RawSocket.connect(`${proc.url.replace('http', 'ws')}/ws`, b.accessToken);
+    const online = await api<{ contacts: { presence: { online: boolean } }[] }>(proc.url, 'GET', '/contacts', { token: a.accessToken });
+    expect(online.body.contacts.map((c) => c.presence.online)).toEqual([true]);
+
     // A sends over WS and REST; remember every ack.
     const acked = new Map<number, Message>();
     const socket = await RawSocket.connect(`${proc.url.replace('http', 'ws')}/ws`, a.accessToken);
@@ -136,5 +141,9 @@ describe('crash safety (kill -9)', () => {
     });
     // Sessions survived the crash too: the old tokens still work.
     expect((await api(proc.url, 'GET', '/users/me', { token: a.accessToken })).status).toBe(200);
+    // Presence did not: B's socket died with the old process and B is shown offline.
+    await bSocket.waitClosed(10_000);
+    const after = await api<{ contacts: { presence: { online: boolean } }[] }>(proc.url, 'GET', '/contacts', { token: a.accessToken });
+    expect(after.body.contacts.map((c) => c.presence.online)).toEqual([false]);
   });
 });

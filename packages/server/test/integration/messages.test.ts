@@ -169,6 +169,38 @@ describe('sending over the WebSocket', () => {
   });
 });
 
+describe('conversation list', () => {
+  it('lists the newest activity first, with the peer, last message and unread count', async () => {
+    const me = await registerUser(server.url, 'cl');
+    const p1 = await registerUser(server.url, 'clp');
+    const p2 = await registerUser(server.url, 'clq');
+    const { befriend } = await import('../support/raw-client.js');
+    const c1 = await befriend(server.url, me, p1);
+    const c2 = await befriend(server.url, me, p2);
+    // Activity is ordered by millisecond timestamps; space the sends so none share one.
+    await restSend(server, p1, c1, 'one');
+    await sleep(5);
+    await restSend(server, p2, c2, 'two');
+    await restSend(server, p2, c2, 'three');
+    let list = (await conversations(me)).body.conversations;
+    expect(list.map((c) => [c.id, c.peer.id, c.unreadCount, c.lastMessage?.text])).toEqual([
+      [c2, p2.user.id, 2, 'three'],
+      [c1, p1.user.id, 1, 'one'],
+    ]);
+    await sleep(5);
+    await restSend(server, p1, c1, 'four');
+    list = (await conversations(me)).body.conversations;
+    expect(list.map((c) => c.id)).toEqual([c1, c2]);
+    const one = await api<{ conversation: ConversationSummary }>(server.url, 'GET', `/conversations/${c1}`, { token: me.accessToken });
+    expect(one.body.conversation).toMatchObject({ id: c1, kind: 'direct', lastSeq: 2, unreadCount: 2 });
+    expectError(
+      await api(server.url, 'POST', '/conversations/direct', { token: me.accessToken, body: { userId: me.user.id } }),
+      400,
+      'CANNOT_TARGET_SELF',
+    );
+  });
+});
+
 describe('idempotent retries (BR-03)', () => {
   it('a retry after a lost ack returns the original over WS and REST; a different text conflicts; a new id is the next seq', async () => {
     const { a, b, conversationId } = await friends(server, 'idm');
