@@ -114,8 +114,6 @@ export const CLOSE_CODES = {
   RATE_LIMITED: 4008,
   /** The client did not read fast enough and its send buffer overflowed. Reconnect and sync. */
   SLOW_CONSUMER: 4009,
-  /** No pong to the server's heartbeat pings. */
-  HEARTBEAT_TIMEOUT: 4010,
 } as const;
 export type CloseCode = (typeof CLOSE_CODES)[keyof typeof CLOSE_CODES];
 

@@ -126,9 +126,9 @@ function createServices(platform: Platform): Services {
   const contacts = new ContactService(platform, contactsRepo, users);
   return {
     auth: new AuthService(platform, new AuthRepository(platform.db), users),
-    users: new UserService(platform, users, (userId) => contactsRepo.friendIds(userId)),
+    users: new UserService(platform, users, (userId) => contactsRepo.audienceOf(userId)),
     contacts,
     conversations: new ConversationService(platform, conversationsRepo, contactsRepo, users),
-    presence: new PresenceService(platform, users, (userId) => contactsRepo.friendIds(userId)),
+    presence: new PresenceService(platform, users, (userId) => contactsRepo.audienceOf(userId)),
   };
 }

@@ -363,6 +363,29 @@ describe('presence', () => {
     expect(events.map((f) => f.online)).toEqual([true, false]);
   });
 
+  it('a blocked friend sees no presence or profile changes of the blocker', async () => {
+    const { a, b } = await friends(server, 'bp');
+    const aSocket = await connect(a);
+    // b blocks a; the friendship row stays, but a must learn nothing more about b.
+    expect((await api(server.url, 'PUT', `/blocks/${a.user.id}`, { token: b.accessToken })).status).toBe(204);
+    const bSocket = await connect(b);
+    await api(server.url, 'PATCH', '/users/me', { token: b.accessToken, body: { displayName: 'Renamed' } });
+    bSocket.close();
+    await bSocket.waitClosed();
+    await eventually(async () => (await server.kkchat.platform.presence.online([b.user.id])).size === 0);
+    await pingPong(aSocket);
+    expect(framesOf(aSocket, 'presence').filter((f) => f.userId === b.user.id)).toEqual([]);
+    expect(framesOf(aSocket, 'user.updated').filter((f) => f.user.id === b.user.id)).toEqual([]);
+
+    const bAgain = await connect(b);
+    await pingPong(bAgain);
+    const seenByA = (await contacts(a)).body.contacts.find((c) => c.user.id === b.user.id)!;
+    expect(seenByA.presence).toEqual({ online: false, lastSeenAt: null });
+    // The blocker still sees the blocked friend's presence normally.
+    const seenByB = (await contacts(b)).body.contacts.find((c) => c.user.id === a.user.id)!;
+    expect(seenByB.presence.online).toBe(true);
+  });
+
   it('a dead connection (no pongs) is dropped and shown offline within two heartbeats', async () => {
     const { a, b } = await friends(server, 'dd');
     const aSocket = await connect(a);

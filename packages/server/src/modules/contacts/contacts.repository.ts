@@ -19,9 +19,31 @@ export interface BlockState {
 export class ContactRepository {
   constructor(private readonly db: Database) {}
 
-  async friendIds(userId: string): Promise<string[]> {
-    const rows = await this.db.selectFrom('friendships').select('friend_id').where('user_id', '=', userId).execute();
+  /**
+   * Who sees the user's presence and profile changes live: their friends, minus anyone the user has blocked
+   * (a block keeps the friendship row, but the blocked user learns nothing more about the blocker).
+   */
+  async audienceOf(userId: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('friendships as f')
+      .leftJoin('blocks as b', (join) => join.onRef('b.blocked_id', '=', 'f.friend_id').on('b.blocker_id', '=', userId))
+      .select('f.friend_id')
+      .where('f.user_id', '=', userId)
+      .where('b.blocker_id', 'is', null)
+      .execute();
     return rows.map((r) => r.friend_id);
+  }
+
+  /** Of `userIds`, those who have blocked `viewerId`. */
+  async blockedBy(viewerId: string, userIds: readonly string[]): Promise<Set<string>> {
+    if (userIds.length === 0) return new Set();
+    const rows = await this.db
+      .selectFrom('blocks')
+      .select('blocker_id')
+      .where('blocked_id', '=', viewerId)
+      .where('blocker_id', 'in', userIds)
+      .execute();
+    return new Set(rows.map((r) => r.blocker_id));
   }
 
   findFriendship(userId: string, friendId: string) {

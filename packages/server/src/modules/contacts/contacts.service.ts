@@ -32,12 +32,16 @@ export class ContactService {
 
   async listContacts(actor: Actor): Promise<Contact[]> {
     const rows = await this.repo.listFriends(actor.userId);
-    const online = await this.platform.presence.online(rows.map((r) => r.id));
+    const ids = rows.map((r) => r.id);
+    const [online, blockedMe] = await Promise.all([this.platform.presence.online(ids), this.repo.blockedBy(actor.userId, ids)]);
     return rows.map((row) => ({
       user: toUserPublic(row),
       conversationId: row.conversation_id,
       since: Number(row.since),
-      presence: { online: online.has(row.id), lastSeenAt: row.last_seen_at === null ? null : Number(row.last_seen_at) },
+      // A friend who blocked the viewer shows no presence at all, the same as a friend who never came online.
+      presence: blockedMe.has(row.id)
+        ? { online: false, lastSeenAt: null }
+        : { online: online.has(row.id), lastSeenAt: row.last_seen_at === null ? null : Number(row.last_seen_at) },
     }));
   }
 
