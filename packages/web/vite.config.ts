@@ -6,6 +6,12 @@ const apiTarget = 'http://127.0.0.1:8080';
 
 export default defineConfig({
   plugins: [vue()],
+  define: {
+    // vue-i18n's bundler build reads these flags: Composition API only, no devtools hooks in production.
+    __VUE_I18N_FULL_INSTALL__: true,
+    __VUE_I18N_LEGACY_API__: false,
+    __INTLIFY_PROD_DEVTOOLS__: false,
+  },
   resolve: {
     // Workspace packages expose their TypeScript sources under the `source` condition, so the web app builds
     // from @kkchat/client and @kkchat/protocol sources without a prior `tsc -b`.

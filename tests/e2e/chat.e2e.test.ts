@@ -174,10 +174,12 @@ describe('two people chatting in the browser', () => {
     await shot(a, 'desktop-settings');
   });
 
+  let phonePage: Page;
   it('works single-pane on a phone, in Chinese', async () => {
     const phone = await newUser(browser, PHONE, 'zh-CN');
     contexts.push(phone.context);
     const page = phone.page;
+    phonePage = page;
     await page.goto(`${server.url}/login`);
     await page.getByTestId('login-username').waitFor();
     // navigator.language zh-CN on first visit: the interface is Chinese.
@@ -201,6 +203,45 @@ describe('two people chatting in the browser', () => {
     await page.getByTestId('settings-logout').waitFor();
     expect(await page.getByTestId('settings-logout').textContent()).toContain('Sign out');
     expect(phone.dialogs).toEqual([]);
+  });
+
+  it('signs a device out at once when another device revokes its session', async () => {
+    await b.getByTestId('nav-settings').click();
+    // Bob now has two sessions: this desktop (current) and the phone.
+    await expect.poll(() => b.getByTestId('session-row').count()).toBe(2);
+    await b.locator('[data-testid="session-row"][data-current="false"]').getByTestId('session-revoke').click();
+    await expect.poll(() => b.getByTestId('session-row').count()).toBe(1);
+    await phonePage.getByTestId('login-notice').waitFor();
+    expect(new URL(phonePage.url()).pathname).toBe('/login');
+    await shot(phonePage, 'phone-revoked');
+  });
+
+  it('blocks and unblocks a contact from the contact menu', async () => {
+    await a.getByTestId('nav-contacts').click();
+    await a.getByTestId(`contact-menu-${bob.username}`).click();
+    await a.getByTestId(`contact-block-${bob.username}`).click();
+    await a.getByTestId('confirm-dialog').waitFor();
+    await shot(a, 'desktop-confirm-block');
+    await a.getByTestId('confirm-ok').click();
+    await a.getByTestId(`contact-${bob.username}`).waitFor({ state: 'detached' });
+    await a.getByTestId('blocked-toggle').click();
+    await a.getByTestId(`blocked-${bob.username}`).waitFor();
+    await a.getByTestId('nav-search').click();
+    await a.getByTestId('search-input').fill(bob.username);
+    await expect.poll(() => a.getByTestId(`search-result-${bob.username}`).getAttribute('data-relationship')).toBe('blocked');
+    await a.getByTestId('nav-contacts').click();
+    await a.getByTestId('blocked-toggle').click();
+    await a.getByTestId(`unblock-${bob.username}`).click();
+    await a.getByTestId(`blocked-${bob.username}`).waitFor({ state: 'detached' });
+  });
+
+  it('looks right in dark mode', async () => {
+    const dark = await newUser(browser, DESKTOP, 'en-US', 'dark');
+    contexts.push(dark.context);
+    await login(dark.page, server.url, bob.username, PASSWORD);
+    await dark.page.getByTestId(`conversation-${alice.username}`).click();
+    await bubble(dark.page, 'Hello Bob!').waitFor();
+    await shot(dark.page, 'desktop-dark-chat');
   });
 
   it('raised no uncaught errors in any page', () => {

@@ -66,10 +66,12 @@ export async function newUser(
   browser: Browser,
   viewport: Viewport,
   locale = 'en-US',
+  colorScheme: 'light' | 'dark' = 'light',
 ): Promise<{ context: BrowserContext; page: Page; dialogs: string[]; pageErrors: string[] }> {
   const context = await browser.newContext({
     viewport,
     locale,
+    colorScheme,
     deviceScaleFactor: viewport === PHONE ? 2 : 1,
     isMobile: viewport === PHONE,
     hasTouch: viewport === PHONE,

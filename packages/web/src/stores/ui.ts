@@ -3,6 +3,14 @@ import { ref } from 'vue';
 
 export type SidebarTab = 'chats' | 'contacts' | 'requests' | 'search';
 
+/** A question shown in the app's confirm dialog (instead of window.confirm, which blocks and cannot be styled). */
+export interface ConfirmRequest {
+  message: string;
+  confirmLabel: string;
+  danger: boolean;
+  resolve(answer: boolean): void;
+}
+
 export interface Toast {
   id: number;
   text: string;
@@ -13,6 +21,7 @@ export interface Toast {
 export const useUiStore = defineStore('ui', () => {
   const tab = ref<SidebarTab>('chats');
   const toasts = ref<Toast[]>([]);
+  const confirmation = ref<ConfirmRequest | null>(null);
   /** Ticks every 30 s so "last seen 5 minutes ago" stays true without each component running a timer. */
   const now = ref(Date.now());
   let nextToastId = 1;
@@ -32,5 +41,21 @@ export const useUiStore = defineStore('ui', () => {
     toasts.value = toasts.value.filter((t) => t.id !== id);
   }
 
-  return { tab, toasts, now, startClock, toast, dismiss };
+  /** Asks a yes/no question in the app's dialog; resolves false when dismissed. */
+  function confirm(message: string, confirmLabel: string, danger = false): Promise<boolean> {
+    confirmation.value?.resolve(false);
+    return new Promise((resolve) => {
+      confirmation.value = {
+        message,
+        confirmLabel,
+        danger,
+        resolve: (answer) => {
+          confirmation.value = null;
+          resolve(answer);
+        },
+      };
+    });
+  }
+
+  return { tab, toasts, confirmation, now, startClock, toast, dismiss, confirm };
 });
