@@ -248,6 +248,25 @@ describe('login throttling', () => {
     expect((await login(server, other.user.username, other.password)).status).toBe(200);
   });
 
+  it('counts attempts sent in parallel: the account limit holds against a burst of guesses', async () => {
+    const user = await registerUser(server.url, 'par');
+    const burst = await Promise.all(Array.from({ length: 12 }, (_, i) => login(server, user.user.username, `wrong-password-${i}`)));
+    const codes = burst.map((r) => (r.body as unknown as { error: { code: string } }).error.code);
+    expect(codes.filter((c) => c === 'INVALID_CREDENTIALS')).toHaveLength(3);
+    expect(codes.filter((c) => c === 'LOGIN_THROTTLED')).toHaveLength(9);
+  });
+
+  it('limits current-password guesses on a password change, also when sent in parallel', async () => {
+    const user = await registerUser(server.url, 'pwp');
+    const change = (currentPassword: string) =>
+      api(server.url, 'POST', '/auth/password', { token: user.accessToken, body: { currentPassword, newPassword: 'new-password-123' } });
+    const burst = await Promise.all(Array.from({ length: 8 }, (_, i) => change(`wrong-password-${i}`)));
+    const codes = burst.map((r) => (r.body as { error: { code: string } }).error.code);
+    expect(codes.filter((c) => c === 'CURRENT_PASSWORD_INCORRECT')).toHaveLength(3);
+    expect(codes.filter((c) => c === 'RATE_LIMITED')).toHaveLength(5);
+    expectError(await change(user.password), 429, 'RATE_LIMITED');
+  });
+
   it('a successful login clears earlier failures', async () => {
     const user = await registerUser(server.url, 'clr');
     for (let i = 0; i < 2; i++) await login(server, user.user.username, 'wrong-password');

@@ -66,22 +66,20 @@ export class AuthService {
 
   /**
    * Checks the password, throttled per account and per IP: every attempt counts against the IP, failures
-   * count against the account, and a success clears the account's failures.
+   * count against the account, and a success clears the account's failures. The account's token is taken
+   * before the (slow) password check, not after it fails: otherwise attempts sent in parallel all pass the
+   * check before any failure is counted, and the per-account limit does not hold.
    */
   async login(request: LoginRequest, client: ClientInfo): Promise<AuthResult> {
     const { limits } = this.platform.config;
     const accountKey = `login:account:${request.username.toLowerCase()}`;
     await this.checkRate(`login:ip:${client.ip}`, limits.loginPerIp, 'LOGIN_THROTTLED');
-    const accountState = await this.platform.limiter.peek(accountKey, limits.loginPerAccount);
-    if (!accountState.allowed) throw new AppError('LOGIN_THROTTLED', { retryAfterMs: accountState.retryAfterMs });
+    await this.checkRate(accountKey, limits.loginPerAccount, 'LOGIN_THROTTLED');
 
     const user = await this.users.findByUsername(request.username);
     const valid = user ? await verifyPassword(user.password_hash, request.password) : false;
     if (!user) await verifyAgainstDummy(request.password);
-    if (!user || !valid) {
-      await this.platform.limiter.consume(accountKey, limits.loginPerAccount);
-      throw new AppError('INVALID_CREDENTIALS');
-    }
+    if (!user || !valid) throw new AppError('INVALID_CREDENTIALS');
     if (user.disabled_at !== null) throw new AppError('INVALID_CREDENTIALS');
     await this.platform.limiter.reset(accountKey);
     return this.startSession(user, client);
@@ -143,13 +141,14 @@ export class AuthService {
     const user = await this.users.findById(actor.userId);
     if (!user) throw new AppError('UNAUTHENTICATED');
     const key = `password:account:${actor.userId}`;
-    await this.checkRate(key, this.platform.config.limits.loginPerAccount, 'RATE_LIMITED', false);
+    // Taken before the check (like login), so parallel guesses cannot all slip past the limit.
+    await this.checkRate(key, this.platform.config.limits.loginPerAccount, 'RATE_LIMITED');
     if (!(await verifyPassword(user.password_hash, request.currentPassword))) {
-      await this.platform.limiter.consume(key, this.platform.config.limits.loginPerAccount);
       throw new AppError('CURRENT_PASSWORD_INCORRECT', {
         fields: [{ field: 'currentPassword', message: 'is not correct' }],
       });
     }
+    await this.platform.limiter.reset(key);
     const now = this.platform.now();
     await this.users.updatePasswordHash(actor.userId, await hashPassword(request.newPassword), now);
     const others = await this.repo.otherActiveSessionIds(actor.userId, actor.sessionId, now);
@@ -229,11 +228,8 @@ export class AuthService {
     key: string,
     limit: { limit: number; windowMs: number },
     code: 'RATE_LIMITED' | 'LOGIN_THROTTLED',
-    consume = true,
   ): Promise<void> {
-    const decision = consume
-      ? await this.platform.limiter.consume(key, limit)
-      : await this.platform.limiter.peek(key, limit);
+    const decision = await this.platform.limiter.consume(key, limit);
     if (!decision.allowed) throw new AppError(code, { retryAfterMs: decision.retryAfterMs });
   }
 }
