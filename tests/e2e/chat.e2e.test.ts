@@ -155,6 +155,39 @@ describe('two people chatting in the browser', () => {
     await shot(a, 'desktop-chat-a');
   });
 
+  it('loads older history page by page when scrolling up, after a reload restores the session', async () => {
+    const BULK = 70;
+    for (let i = 1; i <= BULK; i++) {
+      await a.getByTestId('composer-input').fill(`Bulk message ${i} of ${BULK}`);
+      await a.getByTestId('composer-input').press('Enter');
+    }
+    await expect.poll(() => bubble(a, `Bulk message ${BULK} of`).getAttribute('data-state')).toBe('sent');
+
+    // A reload keeps the session (refresh cookie) and reopens the same chat with only the newest page.
+    await b.reload();
+    await bubble(b, `Bulk message ${BULK} of`).waitFor();
+    const firstPage = await b.getByTestId('message').count();
+    expect(firstPage).toBe(50);
+    expect(await bubble(b, 'Hello Bob!').count()).toBe(0);
+
+    const list = b.getByTestId('message-list');
+    const anchor = bubble(b, 'Bulk message 30 of');
+    const anchorTopBefore = await anchor.evaluate((el) => el.getBoundingClientRect().top);
+    await list.evaluate((el) => el.scrollTo({ top: 0 }));
+    await bubble(b, 'Hello Bob!').waitFor({ state: 'attached' });
+    await b.getByText('This is the beginning of your conversation.').waitFor({ state: 'attached' });
+    expect(await b.getByTestId('message').count()).toBeGreaterThan(firstPage);
+    // The older page was inserted above without yanking the view: the anchor moved by the same amount the
+    // scroll went up, so it did not jump to the very top or bottom.
+    const anchorTopAfter = await anchor.evaluate((el) => el.getBoundingClientRect().top);
+    expect(anchorTopAfter).toBeGreaterThan(anchorTopBefore - 1);
+    const seqs = await b.getByTestId('message').evaluateAll((els) => els.map((el) => Number(el.getAttribute('data-seq'))));
+    expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+    expect(new Set(seqs).size).toBe(seqs.length);
+    await shot(b, 'desktop-history-top');
+    await list.evaluate((el) => el.scrollTo({ top: el.scrollHeight }));
+  });
+
   it('shows the reconnecting banner across a server crash, then syncs what was missed', async () => {
     await server.kill('SIGKILL');
     await a.getByTestId('reconnecting-banner').waitFor();
@@ -190,7 +223,7 @@ describe('two people chatting in the browser', () => {
     await page.getByTestId(`conversation-${alice.username}`).click();
     await page.getByTestId('composer-input').waitFor();
     expect(await page.getByTestId('nav-chats').isVisible()).toBe(false);
-    await bubble(page, 'Hello Bob!').waitFor();
+    await bubble(page, 'Back online after the crash').waitFor();
     await shot(page, 'phone-chat-zh');
     await page.getByTestId('chat-back').click();
     await page.getByTestId('nav-chats').waitFor();
@@ -240,7 +273,7 @@ describe('two people chatting in the browser', () => {
     contexts.push(dark.context);
     await login(dark.page, server.url, bob.username, PASSWORD);
     await dark.page.getByTestId(`conversation-${alice.username}`).click();
-    await bubble(dark.page, 'Hello Bob!').waitFor();
+    await bubble(dark.page, 'Back online after the crash').waitFor();
     await shot(dark.page, 'desktop-dark-chat');
   });
 
