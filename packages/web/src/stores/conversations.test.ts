@@ -132,3 +132,20 @@ describe('conversations store', () => {
     expect(Object.keys(store.summaries)).toEqual(['c3']);
   });
 });
+
+describe('conversations store: opening while messages arrive', () => {
+  it('keeps a live message that lands while the first page is loading', async () => {
+    setActivePinia(createPinia());
+    const client = installFakeClient(buildUser('me'));
+    const store = useConversationsStore();
+    store.replaceSummaries([buildSummary('c1', peer, { lastSeq: 2, readSeq: 2 })]);
+    let answer: (page: Awaited<ReturnType<typeof client.conversations.history>>) => void = () => undefined;
+    client.conversations.history.mockReturnValueOnce(new Promise((resolve) => (answer = resolve)));
+    const opening = store.open('c1');
+    await Promise.resolve();
+    store.applyMessage(buildMessage('c1', 3, 'peer'));
+    answer({ messages: [buildMessage('c1', 1, 'peer'), buildMessage('c1', 2, 'me')], hasMore: false, lastSeq: 2, earliestAvailableSeq: 1 });
+    await opening;
+    expect(store.messages.c1!.map((m) => m.seq)).toEqual([1, 2, 3]);
+  });
+});

@@ -172,6 +172,9 @@ export const useConversationsStore = defineStore('conversations', () => {
   async function open(conversationId: string): Promise<void> {
     activeId.value = conversationId;
     const client = getClient();
+    // Collect live messages from now on: one that lands while the page is in flight (seq above the page's
+    // lastSeq) is not emitted again by the SDK, whose cursor has already passed it.
+    messages.value[conversationId] ??= [];
     await ensureSummary(conversationId);
     const page = await client.conversations.history(conversationId, { limit: LIMITS.historyPageDefault });
     messages.value[conversationId] = mergeMessages(messages.value[conversationId] ?? [], page.messages);
