@@ -386,6 +386,25 @@ describe('presence', () => {
     expect(seenByB.presence.online).toBe(true);
   });
 
+  it('a blocked friend gets no read receipts from the blocker; their own other devices still follow', async () => {
+    const { a, b, conversationId } = await friends(server, 'brr');
+    expect((await restSend(server, a, conversationId, 'one')).status).toBe(201);
+    expect((await restSend(server, a, conversationId, 'two')).status).toBe(201);
+    const aSocket = await connect(a);
+    const bOther = await connect(b);
+    const read = (seq: number) =>
+      api(server.url, 'POST', `/conversations/${conversationId}/read`, { token: b.accessToken, body: { seq } });
+    // Before the block a receipt reaches a.
+    expect((await read(1)).status).toBe(200);
+    await aSocket.next('read', (f) => f.userId === b.user.id && f.seq === 1);
+    // b blocks a, then reads on: b's other device follows, a hears nothing.
+    expect((await api(server.url, 'PUT', `/blocks/${a.user.id}`, { token: b.accessToken })).status).toBe(204);
+    expect((await read(2)).status).toBe(200);
+    await bOther.next('read', (f) => f.userId === b.user.id && f.seq === 2);
+    await pingPong(aSocket);
+    expect(framesOf(aSocket, 'read').map((f) => f.seq)).toEqual([1]);
+  });
+
   it('a dead connection (no pongs) is dropped and shown offline within two heartbeats', async () => {
     const { a, b } = await friends(server, 'dd');
     const aSocket = await connect(a);

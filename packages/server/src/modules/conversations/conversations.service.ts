@@ -126,9 +126,13 @@ export class ConversationService {
     const moved = await this.repo.advanceReadCursor(conversationId, actor.userId, seq);
     const readSeq = moved ? seq : Number(membership.self.read_seq);
     if (moved) {
+      // The receipt goes to the peer unless the reader has blocked them: like presence and profile changes,
+      // a blocker's activity is not shown to the user they blocked.
+      const peerId = peerOf(membership, actor.userId);
+      const { blockedThem } = await this.contacts.blockState(actor.userId, peerId);
       await this.platform.bus.publish({
         kind: 'deliver',
-        userIds: membership.members.map((m) => m.user_id),
+        userIds: blockedThem ? [actor.userId] : membership.members.map((m) => m.user_id),
         frame: { type: 'read', conversationId, userId: actor.userId, seq },
         ...(actor.connectionId ? { exceptConnectionId: actor.connectionId } : {}),
       });
