@@ -145,12 +145,21 @@ describe('bad frames keep the socket usable (BR-18)', () => {
 
   it('a payload with wrong fields → INVALID_FRAME naming the fields', async () => {
     socket.send({ type: 'send', rid: 'bad1', clientMsgId: 'has spaces!', kind: 'system', text: 42 });
-    const error = await socket.next('error', (f) => f.rid === undefined && f.code === 'INVALID_FRAME' && (f.fields?.length ?? 0) > 0);
+    // The reply repeats the frame's rid, so a client waiting on that request learns it was refused.
+    const error = await socket.next('error', (f) => f.rid === 'bad1' && f.code === 'INVALID_FRAME' && (f.fields?.length ?? 0) > 0);
     const fields = error.fields!.map((f) => f.field);
     expect(fields).toEqual(expect.arrayContaining(['conversationId', 'clientMsgId', 'kind', 'text']));
     socket.send({ type: 'read', conversationId, seq: -1 });
     const readError = await socket.next('error', (f) => f.fields?.some((x) => x.field === 'seq') ?? false);
     expect(readError.code).toBe('INVALID_FRAME');
+    expect(readError.rid).toBeUndefined();
+    socket.send({ type: 'read', rid: 'bad2', conversationId, seq: 'NaN' });
+    expect(await socket.next('error', (f) => f.rid === 'bad2')).toMatchObject({ code: 'INVALID_FRAME', fields: [{ field: 'seq' }] });
+    socket.send({ type: 'subscribe', rid: 'bad3' });
+    expect((await socket.next('error', (f) => f.rid === 'bad3')).code).toBe('UNKNOWN_FRAME_TYPE');
+    // A rid that is itself invalid is not repeated.
+    socket.send({ type: 'ping', rid: 'x'.repeat(65) });
+    expect((await socket.next('error', (f) => f.fields?.some((x) => x.field === 'rid') ?? false)).rid).toBeUndefined();
     await pingPong(socket);
   });
 

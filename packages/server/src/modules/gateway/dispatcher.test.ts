@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../errors.js';
-import { parseFrame } from './dispatcher.js';
+import { parseFrame, type FrameError } from './dispatcher.js';
 
 const text = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value));
 
@@ -53,6 +53,16 @@ describe('parseFrame', () => {
     expect(error.fields?.map((f) => f.field).sort()).toEqual(['clientMsgId', 'conversationId', 'kind', 'text']);
     const read = expectError(parseFrame(text({ type: 'read', conversationId: 'c', seq: 1.5 }), false), 'INVALID_FRAME');
     expect(read.fields?.map((f) => f.field)).toEqual(['seq']);
+  });
+
+  it('keeps the rid of a refused frame when the rid itself is usable', () => {
+    const invalid = expectError(parseFrame(text({ type: 'read', rid: 'r9', conversationId: 'c', seq: -1 }), false), 'INVALID_FRAME');
+    expect((invalid as FrameError).rid).toBe('r9');
+    const unknown = expectError(parseFrame(text({ type: 'system', rid: 'r10' }), false), 'UNKNOWN_FRAME_TYPE');
+    expect((unknown as FrameError).rid).toBe('r10');
+    for (const rid of [42, 'x'.repeat(65), null]) {
+      expect((expectError(parseFrame(text({ type: 'read', rid, conversationId: 'c', seq: -1 }), false), 'INVALID_FRAME') as FrameError).rid).toBeUndefined();
+    }
   });
 
   it('reads fragmented and ArrayBuffer payloads', () => {

@@ -47,7 +47,7 @@ export class FrameDispatcher {
     }
     conn.violations = 0;
     if (parsed instanceof AppError) {
-      this.error(conn, undefined, parsed);
+      this.error(conn, parsed instanceof FrameError ? parsed.rid : undefined, parsed);
       return;
     }
     const actor: Actor = { ...conn.actor, connectionId: conn.id };
@@ -134,6 +134,17 @@ export class FrameDispatcher {
   }
 }
 
+/** A refused frame. `rid` is the frame's own request id when it had a usable one, so the error can repeat it. */
+export class FrameError extends AppError {
+  rid?: string;
+}
+
+/** The frame's `rid` when it is one the server could have accepted (a string of at most 64 characters). */
+function usableRid(value: object): string | undefined {
+  const rid = (value as { rid?: unknown }).rid;
+  return typeof rid === 'string' && rid.length <= 64 ? rid : undefined;
+}
+
 /** JSON text → a valid client frame, or the AppError describing what is wrong with it. */
 export function parseFrame(data: RawData, isBinary: boolean): ClientFrame | AppError {
   if (isBinary) return new AppError('INVALID_FRAME', { message: 'Frames must be JSON text.' });
@@ -147,12 +158,17 @@ export function parseFrame(data: RawData, isBinary: boolean): ClientFrame | AppE
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return new AppError('INVALID_FRAME', { message: 'A frame is a JSON object with a "type".' });
   }
+  const rid = usableRid(value);
+  let error: FrameError;
   if (typeof type !== 'string' || !(CLIENT_FRAME_TYPES as readonly string[]).includes(type)) {
-    return new AppError('UNKNOWN_FRAME_TYPE', { message: `${ERRORS.UNKNOWN_FRAME_TYPE.message} Known: ${CLIENT_FRAME_TYPES.join(', ')}.` });
+    error = new FrameError('UNKNOWN_FRAME_TYPE', { message: `${ERRORS.UNKNOWN_FRAME_TYPE.message} Known: ${CLIENT_FRAME_TYPES.join(', ')}.` });
+  } else {
+    const result = ClientFrameSchema.safeParse(value);
+    if (result.success) return result.data;
+    error = new FrameError('INVALID_FRAME', { fields: fieldErrorsFromIssues(result.error.issues) });
   }
-  const result = ClientFrameSchema.safeParse(value);
-  if (!result.success) return new AppError('INVALID_FRAME', { fields: fieldErrorsFromIssues(result.error.issues) });
-  return result.data;
+  if (rid !== undefined) error.rid = rid;
+  return error;
 }
 
 function rawToString(data: RawData): string {
