@@ -1,8 +1,22 @@
-import { defineConfig, defaultClientConditions } from 'vite';
+import { defineConfig, defaultClientConditions, type ProxyOptions } from 'vite';
 import vue from '@vitejs/plugin-vue';
 
 /** The API server the dev server forwards to (`npm run dev` at the repository root starts it on 8080). */
 const apiTarget = 'http://127.0.0.1:8080';
+
+/**
+ * In development the page comes from Vite (another port), but to the server the dev proxy stands in for the
+ * same origin: present the target as Origin, or the WebSocket origin check and the cookie-bearing auth calls
+ * would refuse the dev page.
+ */
+const sameOriginProxy = (ws: boolean): ProxyOptions => ({
+  target: apiTarget,
+  ws,
+  configure(proxy) {
+    proxy.on('proxyReq', (proxyReq) => proxyReq.setHeader('origin', apiTarget));
+    proxy.on('proxyReqWs', (proxyReq) => proxyReq.setHeader('origin', apiTarget));
+  },
+});
 
 export default defineConfig({
   plugins: [vue()],
@@ -19,8 +33,8 @@ export default defineConfig({
   },
   server: {
     proxy: {
-      '/api': { target: apiTarget, changeOrigin: false },
-      '/ws': { target: apiTarget, ws: true, changeOrigin: false },
+      '/api': sameOriginProxy(false),
+      '/ws': sameOriginProxy(true),
     },
   },
   build: {
