@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LIMITS, USERNAME_PATTERN, checkMessageText, cleanDisplayName, codePointLength } from './limits.js';
+import { LIMITS, USERNAME_PATTERN, checkMessageText, cleanDisplayName, codePointLength, isWellFormedText } from './limits.js';
+import { MessageTextSchema } from './rest.js';
 
 const GRIN = '\u{1F600}'; // 😀: one code point, two UTF-16 units
 const FAMILY = '\u{1F468}\u200D\u{1F469}\u200D\u{1F467}'; // 👨‍👩‍👧: five code points, one visible glyph
@@ -108,6 +109,21 @@ describe('cleanDisplayName (BR-30)', () => {
     expect(cleanDisplayName('')).toBe('');
   });
 
+  it('leaves nothing when the name is only blank-looking letters, marks or format characters', () => {
+    for (const blank of ['\u3164', '\u3164\u3164', '\u2800', '\u115F\u1160', '\uFFA0', '\u0301\u0301', '\u034F', '\u00AD', '\u{E0041}\u{E0042}', '\uFE0F']) {
+      expect(cleanDisplayName(blank), JSON.stringify(blank)).toBe('');
+    }
+    // They are kept inside a name that has something visible (emoji use variation selectors and joiners).
+    expect(cleanDisplayName('\u2764\uFE0F')).toBe('\u2764\uFE0F');
+    expect(cleanDisplayName('e\u0301')).toBe('\u00E9');
+  });
+
+  it('drops unpaired surrogates, which are not text', () => {
+    expect(cleanDisplayName('Al\uD800ex')).toBe('Alex');
+    expect(cleanDisplayName('\uDC00')).toBe('');
+    expect(cleanDisplayName(`Alex ${GRIN}`)).toBe(`Alex ${GRIN}`);
+  });
+
   it('makes every BR-30 look-alike of "Alex" built from spaces and invisible marks equal to "Alex"', () => {
     for (const variant of ['Alex ', ' Alex', 'Alex\u200B', '\u200BAlex', 'Al\u200Dex']) {
       expect(cleanDisplayName(variant), JSON.stringify(variant)).toBe('Alex');
@@ -129,6 +145,21 @@ describe('cleanDisplayName (BR-30)', () => {
     expect(cleanDisplayName(`Alex ${GRIN}`)).toBe(`Alex ${GRIN}`);
     expect(cleanDisplayName('李小龙')).toBe('李小龙');
     expect(cleanDisplayName('مريم')).toBe('مريم');
+  });
+});
+
+describe('isWellFormedText', () => {
+  it('accepts text with surrogate pairs and refuses unpaired surrogates', () => {
+    expect(isWellFormedText('hello')).toBe(true);
+    expect(isWellFormedText(GRIN + FAMILY)).toBe(true);
+    for (const bad of ['\uD800', 'a\uDFFFb', GRIN.slice(0, 1), GRIN.slice(1) + GRIN.slice(0, 1)]) {
+      expect(isWellFormedText(bad), JSON.stringify(bad)).toBe(false);
+    }
+  });
+
+  it('is checked by the message text schema', () => {
+    expect(MessageTextSchema.safeParse('hi\uD800').success).toBe(false);
+    expect(MessageTextSchema.safeParse(`hi ${GRIN}`).success).toBe(true);
   });
 });
 

@@ -25,11 +25,29 @@ export const USERNAME_PATTERN = /^[A-Za-z0-9_.-]+$/;
 const INVISIBLE_OR_CONTROL = /[\u0000-\u001F\u007F-\u009F\u061C\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]/g;
 
 /**
- * Cleans a name shown as identity (display name): NFC, controls/bidi/zero-width removed, whitespace collapsed
- * and trimmed. Returns '' when nothing visible is left (BR-30).
+ * A UTF-16 surrogate that is not part of a pair. JSON can carry one (`"\ud800"`), but it is not text: UTF-8
+ * (and so the database) cannot store it, and it would come back as replacement characters.
+ */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/** True when the string is well-formed Unicode (no unpaired surrogate). */
+export function isWellFormedText(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
+
+/**
+ * Something that shows as a glyph: not a mark, format character or separator, nor one of the letters that
+ * render blank (Hangul fillers, the blank braille pattern) and are used to make a name look empty.
+ */
+const VISIBLE = /[^\p{M}\p{Cf}\p{Z}\p{Cc}\p{Cs}\u115F\u1160\u3164\uFFA0\u2800]/u;
+
+/**
+ * Cleans a name shown as identity (display name): NFC, controls/bidi/zero-width and unpaired surrogates removed,
+ * whitespace collapsed and trimmed. Returns '' when nothing visible is left (BR-30).
  */
 export function cleanDisplayName(raw: string): string {
-  return raw.normalize('NFC').replace(INVISIBLE_OR_CONTROL, '').replace(/\s+/g, ' ').trim();
+  const name = raw.normalize('NFC').replace(INVISIBLE_OR_CONTROL, '').replace(/[\uD800-\uDFFF]/gu, '').replace(/\s+/g, ' ').trim();
+  return VISIBLE.test(name) ? name : '';
 }
 
 /** Length in Unicode code points, so that an astral character (most emoji) counts once. */

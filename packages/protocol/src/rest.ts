@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LIMITS, USERNAME_PATTERN } from './limits.js';
+import { isWellFormedText, LIMITS, USERNAME_PATTERN } from './limits.js';
 import {
   BlockSchema,
   ContactSchema,
@@ -165,7 +165,10 @@ export const ClientMsgIdSchema = z
   .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and "_.:-" only');
 
 /** Text is bounded loosely here; the exact rule (code points, blank text) has its own error codes. */
-export const MessageTextSchema = z.string().max(LIMITS.textMax * 4);
+export const MessageTextSchema = z
+  .string()
+  .max(LIMITS.textMax * 4)
+  .refine(isWellFormedText, 'must be valid Unicode text (an unpaired surrogate is not)');
 
 export const SendMessageRequestSchema = z.object({
   clientMsgId: ClientMsgIdSchema,

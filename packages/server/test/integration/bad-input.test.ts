@@ -160,6 +160,52 @@ describe('expired access tokens', () => {
   });
 });
 
+describe('unpaired surrogates (not text: the database cannot store them)', () => {
+  it('a message text with one is refused over REST and WS and nothing is stored, so push and history never differ', async () => {
+    const { a, conversationId } = await friends(server, 'sur');
+    // JSON escapes are the only way to carry one; JSON.stringify would write it the same way.
+    const rest = await api(server.url, 'POST', `/conversations/${conversationId}/messages`, {
+      token: a.accessToken,
+      body: '{"clientMsgId":"sur-1","kind":"text","text":"hi\\ud800there"}',
+    });
+    expect(expectError(rest, 400, 'VALIDATION_FAILED').fields?.map((f) => f.field)).toEqual(['text']);
+    const socket = await RawSocket.connect(server.wsUrl, a.accessToken);
+    socket.send('{"type":"send","rid":"sur-ws","conversationId":"' + conversationId + '","clientMsgId":"sur-2","kind":"text","text":"\\udc00"}');
+    const refused = await socket.next('error', (f) => f.rid === 'sur-ws');
+    expect(refused).toMatchObject({ code: 'INVALID_FRAME', fields: [{ field: 'text' }] });
+    socket.close();
+    expect((await restSend(server, a, conversationId, 'pair \u{1F600} ok')).status).toBe(201);
+    expect((await history(server, a, conversationId)).body.messages.map((m) => m.text)).toEqual(['pair \u{1F600} ok']);
+  });
+
+  it('is dropped from a display name, bio and request note, so the reply matches what is read back', async () => {
+    const { a, b } = await friends(server, 'surp');
+    const patched = await api<{ user: UserPublic }>(server.url, 'PATCH', '/users/me', {
+      token: a.accessToken,
+      body: '{"displayName":"Al\\ud800ex","bio":"b\\udfffio"}',
+    });
+    expect(patched.body.user).toMatchObject({ displayName: 'Alex', bio: 'bio' });
+    const seen = await api<{ user: UserPublic }>(server.url, 'GET', `/users/${a.user.id}`, { token: b.accessToken });
+    expect(seen.body.user).toMatchObject({ displayName: 'Alex', bio: 'bio' });
+    const c = await registerUser(server.url, 'surc');
+    const sent = await api<{ request: { note: string } }>(server.url, 'POST', '/friend-requests', {
+      token: a.accessToken,
+      body: `{"userId":"${c.user.id}","note":"hel\\ud800lo"}`,
+    });
+    expect(sent.body.request.note).toBe('hello');
+    const listed = await api<{ incoming: { note: string }[] }>(server.url, 'GET', '/friend-requests', { token: c.accessToken });
+    expect(listed.body.incoming.map((r) => r.note)).toEqual(['hello']);
+  });
+
+  it('a display name of blank-looking letters (Hangul filler, blank braille) is refused like an empty one', async () => {
+    const user = await registerUser(server.url, 'blank');
+    for (const displayName of ['\u3164', '\u2800\u2800', '\u115F\u1160', '\u0301']) {
+      const res = await api(server.url, 'PATCH', '/users/me', { token: user.accessToken, body: { displayName } });
+      expect(expectError(res, 400, 'VALIDATION_FAILED').fields?.map((f) => f.field)).toEqual(['displayName']);
+    }
+  });
+});
+
 describe('hostile strings are stored and returned verbatim (BR-27, BR-28)', () => {
   it('an HTML display name comes back as the same string everywhere', async () => {
     const { a, b } = await friends(server, 'xss');

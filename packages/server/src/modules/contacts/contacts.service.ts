@@ -77,7 +77,8 @@ export class ContactService {
       id: randomUUID(),
       from_user_id: actor.userId,
       to_user_id: targetId,
-      note: note.trim().slice(0, LIMITS.friendRequestNoteMax),
+      // Unpaired surrogates are dropped: the database cannot store them, so what was sent would differ from what is read back.
+      note: note.replace(/[\uD800-\uDFFF]/gu, '').trim().slice(0, LIMITS.friendRequestNoteMax),
       created_at: now,
       updated_at: now,
     };

@@ -60,7 +60,12 @@ export function checkDisplayName(raw: string): string {
 function checkBio(raw: string): string {
   // Newlines are allowed in a bio; other control and bidi-override characters are not.
   // eslint-disable-next-line no-control-regex
-  const bio = raw.normalize('NFC').replace(/[\u0000-\u0009\u000B-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/g, '').trim();
+  // Unpaired surrogates are not text (the database cannot store them) and are dropped too.
+  const bio = raw
+    .normalize('NFC')
+    .replace(/[\u0000-\u0009\u000B-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/g, '')
+    .replace(/[\uD800-\uDFFF]/gu, '')
+    .trim();
   if (codePointLength(bio) > LIMITS.bioMax) {
     throw new AppError('VALIDATION_FAILED', { fields: [{ field: 'bio', message: `at most ${LIMITS.bioMax} characters` }] });
   }
