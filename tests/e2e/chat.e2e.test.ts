@@ -256,7 +256,6 @@ describe('two people chatting in the browser', () => {
     await a.getByTestId('confirm-dialog').waitFor();
     await shot(a, 'desktop-confirm-block');
     await a.getByTestId('confirm-ok').click();
-    await a.getByTestId(`contact-${bob.username}`).waitFor({ state: 'detached' });
     await a.getByTestId('blocked-toggle').click();
     await a.getByTestId(`blocked-${bob.username}`).waitFor();
     await a.getByTestId('nav-search').click();
@@ -266,6 +265,32 @@ describe('two people chatting in the browser', () => {
     await a.getByTestId('blocked-toggle').click();
     await a.getByTestId(`unblock-${bob.username}`).click();
     await a.getByTestId(`blocked-${bob.username}`).waitFor({ state: 'detached' });
+    // The friendship outlives a block: Bob is a contact again.
+    await a.getByTestId(`contact-${bob.username}`).waitFor();
+  });
+
+  it('removes a friend after confirmation', async () => {
+    await a.getByTestId(`contact-menu-${bob.username}`).click();
+    await a.getByTestId(`contact-remove-${bob.username}`).click();
+    await a.getByTestId('confirm-ok').click();
+    await a.getByTestId(`contact-${bob.username}`).waitFor({ state: 'detached' });
+    // Bob's side learns it live.
+    await b.getByTestId('nav-contacts').click();
+    await b.getByTestId(`contact-${alice.username}`).waitFor({ state: 'detached' });
+  });
+
+  it('marks a message the server refuses as failed, with retry and discard', async () => {
+    // They are no longer friends, so the server refuses new messages in the old conversation.
+    await a.getByTestId('nav-chats').click();
+    await a.getByTestId(`conversation-${bob.username}`).click();
+    await a.getByTestId('composer-input').fill('Are we still friends?');
+    await a.getByTestId('composer-input').press('Enter');
+    const failed = bubble(a, 'Are we still friends?');
+    await expect.poll(() => failed.getAttribute('data-state')).toBe('failed');
+    await a.getByTestId('message-retry').waitFor();
+    await shot(a, 'desktop-failed');
+    await a.getByTestId('message-discard').click();
+    await failed.waitFor({ state: 'detached' });
   });
 
   it('looks right in dark mode', async () => {

@@ -35,6 +35,16 @@ describe('linkify', () => {
     expect(links('https://example.com/?!')[0]?.text).toBe('https://example.com/');
   });
 
+  it('trims in linear time: a 4,000-character run of brackets and dots does not stall rendering', () => {
+    const hostile = ['https://a.example/' + ')'.repeat(3980), 'https://a.example/' + ').'.repeat(1990), 'https://a.example/' + '.'.repeat(3980) + 'x'];
+    const started = performance.now();
+    for (let i = 0; i < 10; i++) for (const text of hostile) linkify(text);
+    expect(performance.now() - started).toBeLessThan(200);
+    expect(links(hostile[0]!)[0]?.text).toBe('https://a.example/');
+    expect(links('https://a.example/((x)))')[0]?.text).toBe('https://a.example/((x))');
+    expect(links('https://a.example/[x]}).')[0]?.text).toBe('https://a.example/[x]');
+  });
+
   it('keeps markdown-style javascript links as plain text', () => {
     const text = '[open](javascript:alert(1))';
     expect(linkify(text)).toEqual([{ kind: 'text', text }]);

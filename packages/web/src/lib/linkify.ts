@@ -12,25 +12,35 @@ export type LinkToken = { kind: 'text'; text: string } | { kind: 'link'; text: s
 const CANDIDATE = /(?<![\p{L}\p{N}_])(?:https?:\/\/|www\.)[^\s<>"'`\u0000-\u001F\u007F]+/giu;
 
 /** Punctuation that usually ends a sentence rather than a URL. */
-const TRAILING_PUNCTUATION = /[.,;:!?*_~]+$/;
+const TRAILING_PUNCTUATION = new Set(['.', ',', ';', ':', '!', '?', '*', '_', '~']);
 
 const BRACKETS: Record<string, string> = { ')': '(', ']': '[', '}': '{' };
 
-/** Drops trailing punctuation and unbalanced closing brackets: `(see https://a.b/c).` links `https://a.b/c`. */
+/**
+ * Drops trailing punctuation and unbalanced closing brackets: `(see https://a.b/c).` links `https://a.b/c`.
+ * One pass from the end with bracket counts taken once, so a candidate made of thousands of `)` costs linear
+ * time, not a recount per character (a hostile message must not freeze every client that renders it).
+ */
 function trimCandidate(candidate: string): string {
-  let url = candidate;
-  for (;;) {
-    const before = url;
-    url = url.replace(TRAILING_PUNCTUATION, '');
-    const last = url.at(-1);
-    const open = last === undefined ? undefined : BRACKETS[last];
-    if (last !== undefined && open !== undefined) {
-      const opens = url.split(open).length - 1;
-      const closes = url.split(last).length - 1;
-      if (closes > opens) url = url.slice(0, -1);
+  const counts = new Map<string, number>();
+  for (const ch of candidate) if ('()[]{}'.includes(ch)) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  let end = candidate.length;
+  while (end > 0) {
+    const last = candidate[end - 1]!;
+    if (TRAILING_PUNCTUATION.has(last)) {
+      end--;
+      continue;
     }
-    if (url === before) return url;
+    const open = Object.hasOwn(BRACKETS, last) ? BRACKETS[last]! : undefined;
+    const closes = counts.get(last) ?? 0;
+    if (open !== undefined && closes > (counts.get(open) ?? 0)) {
+      counts.set(last, closes - 1);
+      end--;
+      continue;
+    }
+    return candidate.slice(0, end);
   }
+  return '';
 }
 
 /** Returns the href for a candidate, or null when it is not a well-formed http(s) URL with a host. */

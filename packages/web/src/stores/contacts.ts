@@ -113,18 +113,19 @@ export const useContactsStore = defineStore('contacts', () => {
     applyContactRemoved(userId);
   }
 
+  /**
+   * Blocking stops messages and requests but the server keeps the friendship (unblocking restores it), and it
+   * closes pending requests; reload all three lists rather than guess.
+   */
   async function block(userId: string): Promise<void> {
     await getClient().contacts.block(userId);
-    // Blocking ends the friendship and any pending request (server side); mirror it until events arrive.
-    applyContactRemoved(userId);
-    incoming.value = incoming.value.filter((r) => r.from.id !== userId);
-    outgoing.value = outgoing.value.filter((r) => r.to.id !== userId);
-    await loadBlocks();
+    await load();
   }
 
   async function unblock(userId: string): Promise<void> {
     await getClient().contacts.unblock(userId);
     blocks.value = blocks.value.filter((b) => b.user.id !== userId);
+    await load();
   }
 
   return {
