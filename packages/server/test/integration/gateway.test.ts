@@ -11,6 +11,7 @@ import {
   pingPong,
   RawSocket,
   registerUser,
+  sleep,
   startServer,
   wsSend,
   type User,
@@ -223,6 +224,21 @@ describe('frame flood (BR-33)', () => {
     expect(limited.every((f) => f.code === 'RATE_LIMITED' && (f.retryAfterMs ?? 0) > 0)).toBe(true);
     await pingPong(calm);
     calm.close();
+  });
+
+  it('closes a socket that keeps sending faster than its budget even though a token refills now and then', async () => {
+    // 20 frames per 2 s: one token every 100 ms. The client sends 10 frames every 100 ms, ten times its budget;
+    // each refill lets one frame through, which must not wipe out the refusals counted so far.
+    flood.config.limits.framesPerConnection = { limit: 20, windowMs: 2000 };
+    const user = await registerUser(flood.url, 'fls');
+    const socket = await RawSocket.connect(flood.wsUrl, user.accessToken);
+    const started = Date.now();
+    while (!socket.closed && Date.now() - started < 8000) {
+      for (let i = 0; i < 10; i++) socket.send({ type: 'ping' });
+      await sleep(100);
+    }
+    expect(socket.closed?.code).toBe(CLOSE_CODES.RATE_LIMITED);
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 });
 

@@ -23,19 +23,23 @@ export interface Connection {
   frameTokensAt: number;
   typingTokens: number;
   typingTokensAt: number;
-  /** Frames refused for rate in a row; too many closes the socket. */
-  violations: number;
+  /**
+   * Budget of frames refused for rate (a token bucket over the frame window). Refusals must add up over time:
+   * a client that keeps sending faster than its budget is closed, even though a token refills now and then.
+   */
+  violationTokens: number;
+  violationTokensAt: number;
 }
 
 /** Refills a token bucket stored on the connection and takes one token; false when empty. */
 export function takeToken(
   conn: Connection,
-  field: 'frame' | 'typing',
+  field: 'frame' | 'typing' | 'violation',
   limit: { limit: number; windowMs: number },
   now: number,
 ): boolean {
-  const tokensKey = field === 'frame' ? 'frameTokens' : 'typingTokens';
-  const atKey = field === 'frame' ? 'frameTokensAt' : 'typingTokensAt';
+  const tokensKey = `${field}Tokens` as const;
+  const atKey = `${field}TokensAt` as const;
   const refill = ((now - conn[atKey]) * limit.limit) / limit.windowMs;
   conn[tokensKey] = Math.min(limit.limit, conn[tokensKey] + refill);
   conn[atKey] = now;

@@ -11,8 +11,11 @@ import type { Actor, Platform, Services } from '../../context.js';
 import { AppError, fieldErrorsFromIssues } from '../../errors.js';
 import { takeToken, type Connection } from './connection.js';
 
-/** Consecutive rate-limited frames after which the socket is closed (BR-33: sustained abuse disconnects). */
-const MAX_VIOLATIONS = 50;
+/**
+ * Rate-limited frames a connection may send per frame window (refilled continuously) before it is closed
+ * (BR-33: sustained abuse disconnects).
+ */
+export const MAX_RATE_VIOLATIONS = 50;
 
 export interface DispatcherHooks {
   /** Called once the auth frame is accepted; resolves false when the connection must not continue. */
@@ -40,12 +43,14 @@ export class FrameDispatcher {
     }
     // A client may send frames right behind its auth frame; they wait until auth.ok has gone out.
     if (!(await conn.auth) || !conn.actor) return;
-    if (!takeToken(conn, 'frame', this.platform.config.limits.framesPerConnection, this.platform.now())) {
-      if (++conn.violations > MAX_VIOLATIONS) conn.ws.close(CLOSE_CODES.RATE_LIMITED, 'too many frames');
-      else this.error(conn, undefined, new AppError('RATE_LIMITED', { retryAfterMs: 1000 }));
+    const frameLimit = this.platform.config.limits.framesPerConnection;
+    const now = this.platform.now();
+    if (!takeToken(conn, 'frame', frameLimit, now)) {
+      if (!takeToken(conn, 'violation', { limit: MAX_RATE_VIOLATIONS, windowMs: frameLimit.windowMs }, now)) {
+        conn.ws.close(CLOSE_CODES.RATE_LIMITED, 'too many frames');
+      } else this.error(conn, undefined, new AppError('RATE_LIMITED', { retryAfterMs: 1000 }));
       return;
     }
-    conn.violations = 0;
     if (parsed instanceof AppError) {
       this.error(conn, parsed instanceof FrameError ? parsed.rid : undefined, parsed);
       return;

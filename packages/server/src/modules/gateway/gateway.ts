@@ -7,7 +7,7 @@ import type { Platform, Services } from '../../context.js';
 import { AppError } from '../../errors.js';
 import type { BusEvent } from '../../platform/events/event-bus.js';
 import type { Connection } from './connection.js';
-import { FrameDispatcher } from './dispatcher.js';
+import { FrameDispatcher, MAX_RATE_VIOLATIONS } from './dispatcher.js';
 
 /** Above this many buffered bytes a socket gets no typing/presence frames (they are only hints). */
 const SHED_HINTS_BYTES = 1 << 20;
@@ -105,7 +105,8 @@ export class Gateway {
       frameTokensAt: now,
       typingTokens: limits.typingPerConnection.limit,
       typingTokensAt: now,
-      violations: 0,
+      violationTokens: MAX_RATE_VIOLATIONS,
+      violationTokensAt: now,
     };
     this.connections.set(conn.id, conn);
     conn.authTimer = setTimeout(() => {
