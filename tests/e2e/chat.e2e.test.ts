@@ -185,7 +185,10 @@ describe('two people chatting in the browser', () => {
     expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
     expect(new Set(seqs).size).toBe(seqs.length);
     await shot(b, 'desktop-history-top');
-    await list.evaluate((el) => el.scrollTo({ top: el.scrollHeight }));
+    // Scrolled up, a button brings the reader back to the newest message.
+    await b.getByTestId('jump-to-bottom').click();
+    await b.getByTestId('jump-to-bottom').waitFor({ state: 'detached' });
+    await expect.poll(() => list.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight)).toBeLessThan(5);
   });
 
   it('shows the reconnecting banner across a server crash, then syncs what was missed', async () => {
