@@ -24,7 +24,7 @@ export function installSecurityHeaders(app: FastifyInstance): void {
     reply.header('Referrer-Policy', 'no-referrer');
     reply.header('X-Frame-Options', 'DENY');
     reply.header('Cross-Origin-Opener-Policy', 'same-origin');
-    // The API docs page brings its own policy (its UI needs inline styles and scripts of its own).
+    // The API docs page brings its own policy (see openapi.ts: its UI's scripts and styles by hash).
     if (!request.url.startsWith('/api/docs')) reply.header('Content-Security-Policy', APP_CSP);
     if (request.url.startsWith('/api/')) reply.header('Cache-Control', 'no-store');
     return payload;

@@ -61,6 +61,18 @@ describe('API description and health', () => {
     expect(await res.text()).toMatch(/<html/i);
   });
 
+  it('the docs page and its assets carry a CSP: no inline script handlers, no framing, scripts only from here', async () => {
+    for (const path of ['/api/docs/', '/api/docs/static/index.html', '/api/docs/static/swagger-initializer.js']) {
+      const res = await fetch(`${server.url}${path}`, { redirect: 'follow' });
+      expect(res.status).toBe(200);
+      const csp = res.headers.get('content-security-policy') ?? '';
+      expect(csp, path).toMatch(/script-src 'self'/);
+      expect(csp, path).toMatch(/script-src-attr 'none'/);
+      expect(csp, path).toMatch(/frame-ancestors 'none'/);
+      expect(csp, path).not.toMatch(/unsafe-inline|unsafe-eval|upgrade-insecure-requests/);
+    }
+  });
+
   it('GET /healthz → 200 { status: "ok" }', async () => {
     const res = await fetch(`${server.url}/healthz`);
     expect(res.status).toBe(200);
