@@ -59,6 +59,7 @@ export const AuthResultSchema = z.object({
   sessionId: Id,
   accessToken: z.string(),
   accessTokenExpiresAt: Timestamp,
+  /** Empty when the refresh was made with the httpOnly cookie: the new token is then only in the cookie. */
   refreshToken: z.string(),
   refreshTokenExpiresAt: Timestamp,
 });

@@ -218,6 +218,13 @@ describe('refresh tokens', () => {
     const next = viaCookie.headers.getSetCookie().find((c) => c.startsWith('kkchat_refresh='));
     expect(next).toBeDefined();
     expect(next).not.toContain(value);
+    // A cookie refresh does not echo the new refresh token in the body, where page scripts could read it.
+    expect(viaCookie.body.refreshToken).toBe('');
+    expect(viaCookie.body.accessToken).toEqual(expect.any(String));
+    const nextValue = next!.split(';')[0]!.slice('kkchat_refresh='.length);
+    const again = await refresh(undefined, { cookie: `kkchat_refresh=${nextValue}` });
+    expect(again.status).toBe(200);
+    expect(again.body.refreshToken).toBe('');
     // The cookie's old value has been rotated away.
     expectError(await refresh(undefined, { cookie: `kkchat_refresh=${value}` }), 401, 'REFRESH_TOKEN_REUSED');
   });

@@ -84,12 +84,15 @@ export const publicAuthRoutes: FastifyPluginAsyncZod<{ services: Services }> = a
       },
     },
     async (request, reply) => {
-      const token = request.body?.refreshToken ?? request.cookies[REFRESH_COOKIE];
+      const fromBody = request.body?.refreshToken;
+      const token = fromBody ?? request.cookies[REFRESH_COOKIE];
       if (!token) throw new AppError('REFRESH_TOKEN_INVALID');
       try {
         const result = await services.auth.refresh(token);
         setRefreshCookie(request, reply, result);
-        return result;
+        // A refresh made with the cookie (the web app) gets its new refresh token in the cookie only: echoing it
+        // in the body would hand it to any script on the page, which is what the httpOnly cookie prevents.
+        return fromBody ? result : { ...result, refreshToken: '' };
       } catch (error) {
         clearRefreshCookie(reply);
         throw error;
