@@ -2,6 +2,7 @@ import type { KKChatClient } from '../sdk';
 import { useContactsStore } from './contacts';
 import { useConversationsStore } from './conversations';
 import { useSessionStore } from './session';
+import { useUiStore } from './ui';
 
 /**
  * Routes the SDK's live events into the stores. Returns a function that removes every subscription, so a
@@ -11,6 +12,7 @@ export function bindRealtime(client: KKChatClient): () => void {
   const session = useSessionStore();
   const contacts = useContactsStore();
   const conversations = useConversationsStore();
+  const ui = useUiStore();
   const myId = () => session.user?.id ?? client.user?.id ?? '';
 
   const subscriptions = [
@@ -38,6 +40,12 @@ export function bindRealtime(client: KKChatClient): () => void {
     client.on('synced', () => {
       // Presence and requests may have changed while we were away; the SDK replays messages itself.
       void contacts.load().catch(() => undefined);
+    }),
+    // Retention removed messages the SDK could not replay: say so rather than show a silent gap.
+    client.on('history.unavailable', () => ui.toastKey('chat.historyGone')),
+    client.on('error', (error) => {
+      // Errors not tied to a call; only a rate limit is something the user can act on (slow down).
+      if (error.code === 'RATE_LIMITED') ui.toastKey('errors.RATE_LIMITED', 'error', error.message);
     }),
     client.on('session.revoked', () => session.clear('auth.sessionRevoked')),
     client.on('auth.expired', () => session.clear('auth.signedOut')),

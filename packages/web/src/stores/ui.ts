@@ -13,7 +13,9 @@ export interface ConfirmRequest {
 
 export interface Toast {
   id: number;
+  /** Either ready text or an i18n key that ToastStack translates (for callers without i18n, like stores). */
   text: string;
+  key?: string;
   kind: 'info' | 'error';
 }
 
@@ -31,10 +33,15 @@ export const useUiStore = defineStore('ui', () => {
     clock ??= setInterval(() => (now.value = Date.now()), 30_000);
   }
 
-  function toast(text: string, kind: Toast['kind'] = 'info'): void {
+  function toast(text: string, kind: Toast['kind'] = 'info', key?: string): void {
     const id = nextToastId++;
-    toasts.value = [...toasts.value, { id, text, kind }];
+    toasts.value = [...toasts.value, { id, text, kind, ...(key ? { key } : {}) }];
     setTimeout(() => dismiss(id), kind === 'error' ? 6_000 : 3_500);
+  }
+
+  /** A toast from a translation key; `fallback` shows when the key is unknown. */
+  function toastKey(key: string, kind: Toast['kind'] = 'info', fallback = ''): void {
+    toast(fallback, kind, key);
   }
 
   function dismiss(id: number): void {
@@ -57,5 +64,5 @@ export const useUiStore = defineStore('ui', () => {
     });
   }
 
-  return { tab, toasts, confirmation, now, startClock, toast, dismiss, confirm };
+  return { tab, toasts, confirmation, now, startClock, toast, toastKey, dismiss, confirm };
 });
