@@ -1,13 +1,14 @@
 import fastifyCookie from '@fastify/cookie';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import pino, { type Logger } from 'pino';
 import { LIMITS } from '@kkchat/protocol';
 import type { Config } from './config.js';
 import type { Platform, Services } from './context.js';
+import { AppError } from './errors.js';
 import { installErrorHandling } from './http/error-handler.js';
 import { installOpenApi } from './http/openapi.js';
-import { installSecurityHeaders } from './http/security-headers.js';
+import { installSecurityHeaders, setSecurityHeaders } from './http/security-headers.js';
 import { installWebApp } from './http/web-app.js';
 import { openDatabase } from './platform/db/database.js';
 import { InProcessEventBus } from './platform/events/event-bus.js';
@@ -69,6 +70,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // Requests are not logged one by one (chat clients make many); errors are.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    // A malformed percent-encoding or an over-long path parameter is refused before routing; answer it in the
+    // API's error shape (Fastify's own body names its internal code and echoes the URL).
+    frameworkErrors: (_error, request, reply) => {
+      const raw = reply as unknown as FastifyReply;
+      setSecurityHeaders(request.url, raw);
+      void raw.status(400).send(new AppError('VALIDATION_FAILED', { message: 'The URL is malformed.' }).toBody());
+    },
   }).withTypeProvider<ZodTypeProvider>();
   // The API speaks JSON only. Fastify also parses text/plain by default, which would turn a mislabelled body
   // into a string and a confusing 400; without that parser it gets 415 UNSUPPORTED_MEDIA_TYPE.

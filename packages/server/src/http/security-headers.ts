@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 
 /**
  * The web app's Content-Security-Policy: scripts only from this origin (no inline script, no eval), so text a
@@ -20,13 +20,18 @@ const APP_CSP = [
 
 export function installSecurityHeaders(app: FastifyInstance): void {
   app.addHook('onSend', async (request, reply, payload) => {
-    reply.header('X-Content-Type-Options', 'nosniff');
-    reply.header('Referrer-Policy', 'no-referrer');
-    reply.header('X-Frame-Options', 'DENY');
-    reply.header('Cross-Origin-Opener-Policy', 'same-origin');
-    // The API docs page brings its own policy (see openapi.ts: its UI's scripts and styles by hash).
-    if (!request.url.startsWith('/api/docs')) reply.header('Content-Security-Policy', APP_CSP);
-    if (request.url.startsWith('/api/')) reply.header('Cache-Control', 'no-store');
+    setSecurityHeaders(request.url, reply);
     return payload;
   });
+}
+
+/** The headers every response carries; also used for replies sent outside the hooks (framework errors). */
+export function setSecurityHeaders(url: string, reply: FastifyReply): void {
+  reply.header('X-Content-Type-Options', 'nosniff');
+  reply.header('Referrer-Policy', 'no-referrer');
+  reply.header('X-Frame-Options', 'DENY');
+  reply.header('Cross-Origin-Opener-Policy', 'same-origin');
+  // The API docs page brings its own policy (see openapi.ts: its UI's scripts and styles by hash).
+  if (!url.startsWith('/api/docs')) reply.header('Content-Security-Policy', APP_CSP);
+  if (url.startsWith('/api/')) reply.header('Cache-Control', 'no-store');
 }

@@ -104,6 +104,16 @@ describe('routes and authentication', () => {
     expectError(await raw('GET', '/some/page'), 404, 'ROUTE_NOT_FOUND');
   });
 
+  it('a malformed percent-encoding or an over-long path parameter → 400 in the API error shape, with the usual headers', async () => {
+    for (const path of ['/api/v1/users/%E0%A4%A', `/api/v1/users/${'x'.repeat(120)}`, '/%E0%A4%A']) {
+      const res = await raw('GET', path, { headers: { authorization: `Bearer ${user.accessToken}` } });
+      const error = expectError(res, 400, 'VALIDATION_FAILED');
+      expect(JSON.stringify(error)).not.toMatch(/FST_|%E0/);
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
+    }
+  });
+
   it('a missing, malformed or forged bearer token → 401', async () => {
     expectError(await api(server.url, 'GET', '/users/me'), 401, 'UNAUTHENTICATED');
     expectError(await api(server.url, 'GET', '/users/me', { headers: { authorization: 'Bearer' } }), 401, 'UNAUTHENTICATED');
