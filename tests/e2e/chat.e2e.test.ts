@@ -210,6 +210,18 @@ describe('two people chatting in the browser', () => {
     await shot(a, 'desktop-settings');
   });
 
+  it('updates a profile, and the friend sees the new name live', async () => {
+    await a.getByTestId('settings-display-name').fill('Alice M.');
+    await a.getByTestId('settings-bio').fill('Climber, coffee, <b>bold</b> claims');
+    await a.getByTestId('settings-profile-save').click();
+    await expect.poll(() => a.getByTestId('me-name').textContent()).toContain('Alice M.');
+    // Bob has the chat with Alice open.
+    await expect.poll(() => b.getByTestId('chat-peer-name').textContent()).toContain('Alice M.');
+    await a.getByTestId('settings-display-name').fill(alice.displayName);
+    await a.getByTestId('settings-profile-save').click();
+    await expect.poll(() => b.getByTestId('chat-peer-name').textContent()).toContain(alice.displayName);
+  });
+
   let phonePage: Page;
   it('works single-pane on a phone, in Chinese', async () => {
     const phone = await newUser(browser, PHONE, 'zh-CN');

@@ -49,6 +49,7 @@ describe('conversations store', () => {
     expect(client.conversations.markRead).toHaveBeenCalledWith('c1', 3);
     expect(store.summaries.c1!.unreadCount).toBe(0);
     expect(store.messages.c1!.map((m) => m.seq)).toEqual([2, 3]);
+    expect(store.unreadFrom.c1).toBe(2);
   });
 
   it('marks new messages read while the chat is open and visible, not while hidden', async () => {

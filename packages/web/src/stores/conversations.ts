@@ -27,6 +27,8 @@ export const useConversationsStore = defineStore('conversations', () => {
   const paging = ref<Record<string, Paging>>({});
   const outbox = ref<Record<string, OutboxEntry[]>>({});
   const typingUntil = ref<Record<string, number>>({});
+  /** Where the "New messages" divider goes: the first unread seq when the chat was opened. */
+  const unreadFrom = ref<Record<string, number>>({});
   /** The conversation shown in the chat pane, and whether the page is visible to the user. */
   const activeId = ref<string | null>(null);
   const pageVisible = ref(typeof document === 'undefined' || document.visibilityState === 'visible');
@@ -45,6 +47,7 @@ export const useConversationsStore = defineStore('conversations', () => {
     paging.value = {};
     outbox.value = {};
     typingUntil.value = {};
+    unreadFrom.value = {};
     activeId.value = null;
     for (const timer of typingTimers.values()) clearTimeout(timer);
     typingTimers.clear();
@@ -175,7 +178,9 @@ export const useConversationsStore = defineStore('conversations', () => {
     // Collect live messages from now on: one that lands while the page is in flight (seq above the page's
     // lastSeq) is not emitted again by the SDK, whose cursor has already passed it.
     messages.value[conversationId] ??= [];
-    await ensureSummary(conversationId);
+    const opened = await ensureSummary(conversationId);
+    if (opened && opened.unreadCount > 0) unreadFrom.value[conversationId] = opened.readSeq + 1;
+    else delete unreadFrom.value[conversationId];
     const page = await client.conversations.history(conversationId, { limit: LIMITS.historyPageDefault });
     messages.value[conversationId] = mergeMessages(messages.value[conversationId] ?? [], page.messages);
     paging.value[conversationId] = {
@@ -239,6 +244,7 @@ export const useConversationsStore = defineStore('conversations', () => {
     paging,
     outbox,
     typingUntil,
+    unreadFrom,
     activeId,
     pageVisible,
     ordered,

@@ -16,6 +16,7 @@ function mountList(overrides: Record<string, unknown> = {}) {
       loadingOlder: false,
       historyGone: false,
       typingName: null,
+      unreadFrom: null,
       loadOlder: async () => 0,
       ...overrides,
     },
@@ -78,6 +79,15 @@ describe('MessageList', () => {
     expect(wrapper.text()).toContain('You are going too fast');
     await wrapper.get('[data-testid="message-retry"]').trigger('click');
     expect(wrapper.emitted('retry')).toEqual([[failed]]);
+  });
+
+  it('puts the "New messages" divider before the first unread message from the peer', () => {
+    const wrapper = mountList({
+      messages: [buildMessage('c1', 1, 'peer'), buildMessage('c1', 2, 'me'), buildMessage('c1', 3, 'peer')],
+      unreadFrom: 2,
+    });
+    const order = wrapper.findAll('[data-testid="message"], [data-testid="unread-divider"]').map((el) => el.attributes('data-seq') ?? 'divider');
+    expect(order).toEqual(['1', '2', 'divider', '3']);
   });
 
   it('shows the typing indicator with the name', () => {
