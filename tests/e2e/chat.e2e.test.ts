@@ -308,13 +308,21 @@ describe('two people chatting in the browser', () => {
     await failed.waitFor({ state: 'detached' });
   });
 
-  it('looks right in dark mode', async () => {
+  it('looks right in dark mode, and signs out', async () => {
     const dark = await newUser(browser, DESKTOP, 'en-US', 'dark');
     contexts.push(dark.context);
     await login(dark.page, server.url, bob.username, PASSWORD);
     await dark.page.getByTestId(`conversation-${alice.username}`).click();
     await bubble(dark.page, 'Back online after the crash').waitFor();
     await shot(dark.page, 'desktop-dark-chat');
+
+    // Signing out lands on the login page and stays signed out across a reload (the cookie is gone).
+    await dark.page.getByTestId('nav-settings').click();
+    await dark.page.getByTestId('settings-logout').click();
+    await dark.page.getByTestId('login-username').waitFor();
+    await dark.page.goto(`${server.url}/settings`);
+    await dark.page.getByTestId('login-username').waitFor();
+    expect(new URL(dark.page.url()).pathname).toBe('/login');
   });
 
   it('raised no uncaught errors in any page', () => {
