@@ -242,6 +242,31 @@ describe('frame flood (BR-33)', () => {
   });
 });
 
+describe('a failure while a socket registers', () => {
+  it('closes that socket with 1011 instead of ending the process; the server keeps serving', async () => {
+    const local = await startServer();
+    try {
+      const user = await registerUser(local.url, 'fail');
+      const presence = local.kkchat.services.presence;
+      const original = presence.connected.bind(presence);
+      presence.connected = async () => {
+        throw new Error('presence store unavailable');
+      };
+      const socket = await RawSocket.open(local.wsUrl);
+      socket.send({ type: 'auth', token: user.accessToken });
+      socket.send({ type: 'ping', rid: 'behind-auth' });
+      expect((await socket.waitClosed(5000)).code).toBe(1011);
+      presence.connected = original;
+      const again = await RawSocket.connect(local.wsUrl, user.accessToken);
+      await pingPong(again);
+      again.close();
+      expect((await api(local.url, 'GET', '/users/me', { token: user.accessToken })).status).toBe(200);
+    } finally {
+      await local.close();
+    }
+  });
+});
+
 describe('connection churn (BR-41)', () => {
   it('after 200 connect/disconnect cycles (half abrupt) the registry and presence are empty', async () => {
     const users: User[] = [];

@@ -14,6 +14,8 @@ const SHED_HINTS_BYTES = 1 << 20;
 /** Above this the client is not reading: close it; it will reconnect and sync. */
 const MAX_BUFFERED_BYTES = 8 << 20;
 const HINT_FRAMES = new Set<ServerFrame['type']>(['typing', 'presence']);
+/** The standard WebSocket close code for an unexpected server condition; the client reconnects with backoff. */
+const INTERNAL_ERROR_CLOSE = 1011;
 
 /**
  * The WebSocket gateway at /ws: handshake (origin check, auth as the first frame), the connection registry,
@@ -115,7 +117,12 @@ export class Gateway {
 
     ws.on('message', (data: RawData, isBinary: boolean) => {
       conn.alive = true;
-      void this.dispatcher.dispatch(conn, data, isBinary);
+      // Frame handlers answer their own errors; anything that still escapes (a store failing while the socket
+      // registers) must not become an unhandled rejection, which would end the process. Close this socket only.
+      this.dispatcher.dispatch(conn, data, isBinary).catch((error: unknown) => {
+        this.platform.log.error({ err: error, connectionId: conn.id }, 'frame handling failed');
+        conn.ws.close(INTERNAL_ERROR_CLOSE, 'internal error');
+      });
     });
     ws.on('pong', () => {
       conn.alive = true;
