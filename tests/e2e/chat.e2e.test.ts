@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startServerProcess, type ServerProcess } from '../../packages/server/test/support/server-process';
-import { DESKTOP, PHONE, bubble, ensureBuilt, freePort, launchBrowser, login, newUser, register, shot } from './support';
+import { DESKTOP, PHONE, bubble, ensureBuilt, launchBrowser, login, newUser, register, shot } from './support';
 
 const PASSWORD = 'correct horse battery';
 const suffix = Math.random().toString(36).slice(2, 7);
@@ -26,10 +26,7 @@ describe('two people chatting in the browser', () => {
 
   beforeAll(async () => {
     ensureBuilt();
-    const port = await freePort();
-    server = await startServerProcess({
-      env: { KKCHAT_PORT: String(port), KKCHAT_ALLOWED_ORIGINS: `http://127.0.0.1:${port}` },
-    });
+    server = await startServerProcess();
     browser = await launchBrowser();
     const userA = await newUser(browser, DESKTOP);
     const userB = await newUser(browser, DESKTOP);

@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -18,6 +17,10 @@ const CHROMIUM_ARGS = [
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
+  // Keep the browser on loopback: no name resolution (and so no IPv6 reachability probe), no WebRTC
+  // interface discovery beyond what a test sets up.
+  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
+  '--force-webrtc-ip-handling-policy=disable_non_proxied_udp',
 ];
 
 /** Builds the server and the web app when their build output is missing (a fresh clone). */
@@ -28,21 +31,6 @@ export function ensureBuilt(): void {
   if (!existsSync(resolve(ROOT, 'packages/web/dist/index.html'))) {
     execFileSync('npm', ['run', 'build', '-w', '@kkchat/web'], { cwd: ROOT, stdio: 'inherit' });
   }
-}
-
-/**
- * A port that was free a moment ago. The server is started on a fixed port rather than port 0 because its
- * default allowed WebSocket origins are derived from the configured port (`http://127.0.0.1:<port>`).
- */
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 export function launchBrowser(): Promise<Browser> {

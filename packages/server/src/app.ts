@@ -3,7 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import pino, { type Logger } from 'pino';
 import { LIMITS } from '@kkchat/protocol';
-import type { Config } from './config.js';
+import { ownOrigins, type Config } from './config.js';
 import type { Platform, Services } from './context.js';
 import { AppError } from './errors.js';
 import { installErrorHandling } from './http/error-handler.js';
@@ -37,6 +37,8 @@ export interface KKChatApp {
   platform: Platform;
   services: Services;
   gateway: Gateway;
+  /** Listens and returns the bound port; default allowed origins then name that port (KKCHAT_PORT=0). */
+  listen(host: string, port: number): Promise<number>;
   /** Stops accepting work, closes sockets (1001), then the database. */
   close(): Promise<void>;
 }
@@ -117,6 +119,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     platform,
     services,
     gateway,
+    async listen(host, port) {
+      await app.listen({ host, port });
+      const address = app.server.address();
+      const bound = typeof address === 'object' && address ? address.port : port;
+      if (config.allowedOriginsDefault) config.allowedOrigins = ownOrigins(bound);
+      return bound;
+    },
     async close() {
       await gateway.close();
       await app.close();

@@ -46,6 +46,8 @@ export interface Config {
   refreshTokenTtlMs: number;
   /** Origins allowed to open the WebSocket and call the API with credentials. */
   allowedOrigins: string[];
+  /** True when KKCHAT_ALLOWED_ORIGINS was not set: the server's own origins, fixed once the port is bound. */
+  allowedOriginsDefault: boolean;
   wsAuthTimeoutMs: number;
   heartbeatMs: number;
   logLevel: string;
@@ -90,7 +92,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     refreshTokenTtlMs: e.KKCHAT_REFRESH_TOKEN_TTL_SEC * 1000,
     allowedOrigins: e.KKCHAT_ALLOWED_ORIGINS
       ? e.KKCHAT_ALLOWED_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean)
-      : [`http://localhost:${port}`, `http://127.0.0.1:${port}`],
+      : ownOrigins(port),
+    allowedOriginsDefault: !e.KKCHAT_ALLOWED_ORIGINS,
     wsAuthTimeoutMs: e.KKCHAT_WS_AUTH_TIMEOUT_MS,
     heartbeatMs: e.KKCHAT_HEARTBEAT_MS,
     logLevel: e.KKCHAT_LOG_LEVEL,
@@ -109,6 +112,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   };
   if (!config.jwtSecret) config.jwtSecret = loadOrCreateSecret(config.dataDir);
   return config;
+}
+
+/** The origins a browser uses for a server on this machine's port. */
+export function ownOrigins(port: number): string[] {
+  return [`http://localhost:${port}`, `http://127.0.0.1:${port}`, `http://[::1]:${port}`];
 }
 
 /** The embedded default keeps a generated signing secret in the data directory (mode 0600). */

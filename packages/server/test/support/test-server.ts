@@ -34,12 +34,8 @@ export async function startTestServer(
     options.overrides,
   );
   const kkchat = await buildApp(config, { logger: options.logger ?? pino({ level: 'silent' }), ...(options.now ? { now: options.now } : {}) });
-  await kkchat.app.listen({ host: '127.0.0.1', port: 0 });
-  const address = kkchat.app.server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const port = await kkchat.listen('127.0.0.1', 0);
   const url = `http://127.0.0.1:${port}`;
-  // The server's own origin is the one browsers would send.
-  config.allowedOrigins.push(url, `http://localhost:${port}`);
   return {
     url,
     wsUrl: `ws://127.0.0.1:${port}/ws`,
