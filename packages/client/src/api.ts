@@ -90,7 +90,11 @@ export interface ApiHooks {
   markRead(id: string, seq: number): Promise<MarkReadResponse>;
 }
 
-const seg = encodeURIComponent;
+/** One path segment from an id; "." and ".." would move up the path once resolved, so they are refused. */
+function seg(id: string): string {
+  if (id === '' || id === '.' || id === '..') throw ApiError.of('VALIDATION_FAILED', `Invalid id "${id}".`);
+  return encodeURIComponent(id);
+}
 
 export function createAuthApi(http: HttpClient, hooks: ApiHooks): AuthApi {
   const signIn = async (path: string, body: RegisterRequest | LoginRequest): Promise<AuthResult> => {

@@ -11,7 +11,6 @@ export const ERRORS = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the request body as application/json.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
   ROUTE_NOT_FOUND: { status: 404, message: 'No such endpoint.' },
-  METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed on this endpoint.' },
 
   // Authentication and sessions
   UNAUTHENTICATED: { status: 401, message: 'Sign in to continue.' },

@@ -67,7 +67,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
-    trustProxy: config.trustProxy,
+    // A hop count is supported at run time though missing from the type.
+    trustProxy: config.trustProxy as boolean | string,
     bodyLimit: LIMITS.wsMaxFrameBytes,
     // Requests are not logged one by one (chat clients make many); errors are.
     logController: new LogController({ disableRequestLogging: true }),

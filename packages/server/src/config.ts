@@ -28,7 +28,12 @@ const EnvSchema = z.object({
   KKCHAT_HEARTBEAT_MS: int(100, 120_000).default(25_000),
   KKCHAT_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   KKCHAT_WEB_DIR: z.string().optional(),
-  KKCHAT_TRUST_PROXY: bool.default(false),
+  KKCHAT_TRUST_PROXY: z
+    .string()
+    .regex(/^(true|false|\d{1,2}|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$/, 'true, false, a hop count, or addresses/CIDRs')
+    .default('false'),
+  KKCHAT_API_MAX_PER_MIN: int(1, 1_000_000).default(600),
+  KKCHAT_WS_MAX_PER_IP: int(1, 1_000_000).default(500),
   KKCHAT_LOGIN_MAX_PER_ACCOUNT: int(1, 10_000).default(10),
   KKCHAT_LOGIN_MAX_PER_IP: int(1, 100_000).default(50),
   KKCHAT_REGISTER_MAX_PER_IP: int(1, 100_000).default(20),
@@ -53,13 +58,18 @@ export interface Config {
   logLevel: string;
   /** Directory of the built web app; null when it is absent (API-only). */
   webDir: string | null;
-  trustProxy: boolean;
+  /** Fastify's trustProxy: false, true (every hop), a hop count, or trusted addresses. */
+  trustProxy: boolean | number | string;
+  /** Open WebSockets allowed from one address (authenticated or not). */
+  wsMaxPerIp: number;
   limits: {
     loginPerAccount: { limit: number; windowMs: number };
     loginPerIp: { limit: number; windowMs: number };
     registerPerIp: { limit: number; windowMs: number };
     sendPerUser: { limit: number; windowMs: number };
     friendRequestPerUser: { limit: number; windowMs: number };
+    /** Every authenticated REST request counts here, shared by all of a user's devices. */
+    apiPerUser: { limit: number; windowMs: number };
     typingPerConnection: { limit: number; windowMs: number };
     framesPerConnection: { limit: number; windowMs: number };
   };
@@ -98,13 +108,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     heartbeatMs: e.KKCHAT_HEARTBEAT_MS,
     logLevel: e.KKCHAT_LOG_LEVEL,
     webDir: existsSync(join(webDir, 'index.html')) ? webDir : null,
-    trustProxy: e.KKCHAT_TRUST_PROXY,
+    trustProxy: parseTrustProxy(e.KKCHAT_TRUST_PROXY),
+    wsMaxPerIp: e.KKCHAT_WS_MAX_PER_IP,
     limits: {
       loginPerAccount: { limit: e.KKCHAT_LOGIN_MAX_PER_ACCOUNT, windowMs: 15 * 60_000 },
       loginPerIp: { limit: e.KKCHAT_LOGIN_MAX_PER_IP, windowMs: 5 * 60_000 },
       registerPerIp: { limit: e.KKCHAT_REGISTER_MAX_PER_IP, windowMs: 10 * 60_000 },
       sendPerUser: { limit: e.KKCHAT_SEND_MAX_PER_10S, windowMs: 10_000 },
       friendRequestPerUser: { limit: 30, windowMs: 60_000 },
+      apiPerUser: { limit: e.KKCHAT_API_MAX_PER_MIN, windowMs: 60_000 },
       typingPerConnection: { limit: 10, windowMs: 10_000 },
       framesPerConnection: { limit: 400, windowMs: 10_000 },
     },
@@ -112,6 +124,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   };
   if (!config.jwtSecret) config.jwtSecret = loadOrCreateSecret(config.dataDir);
   return config;
+}
+
+function parseTrustProxy(value: string): boolean | number | string {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value;
 }
 
 /** The origins a browser uses for a server on this machine's port. */

@@ -46,7 +46,6 @@ function toAppError(error: FastifyError): AppError {
   if (error.statusCode === 400 && (error instanceof SyntaxError || /JSON/i.test(error.message))) {
     return new AppError('INVALID_JSON');
   }
-  if (error.statusCode === 405) return new AppError('METHOD_NOT_ALLOWED');
   if (error.statusCode === 429) return new AppError('RATE_LIMITED');
   if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
     return new AppError('VALIDATION_FAILED', { message: error.message });

@@ -302,7 +302,7 @@ describe('connection churn (BR-41)', () => {
 
     const presence = server.kkchat.platform.presence as MemoryPresenceStore;
     await eventually(() => {
-      expect(server.kkchat.gateway.stats()).toEqual({ connections: 0, users: 0, sessions: 0 });
+      expect(server.kkchat.gateway.stats()).toEqual({ connections: 0, users: 0, sessions: 0, addresses: 0 });
       expect(presence.size).toBe(0);
       return true;
     }, 15_000);

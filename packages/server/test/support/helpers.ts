@@ -12,6 +12,8 @@ export const RELAXED_LIMITS: Record<string, string> = {
   KKCHAT_LOGIN_MAX_PER_IP: '100000',
   KKCHAT_LOGIN_MAX_PER_ACCOUNT: '1000',
   KKCHAT_SEND_MAX_PER_10S: '100000',
+  KKCHAT_API_MAX_PER_MIN: '100000',
+  KKCHAT_WS_MAX_PER_IP: '100000',
 };
 
 export function startServer(env: Record<string, string> = {}, options: Parameters<typeof startTestServer>[0] = {}): Promise<TestServer> {

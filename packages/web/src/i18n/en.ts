@@ -165,7 +165,6 @@ export default {
     UNSUPPORTED_MEDIA_TYPE: 'The request format is not supported.',
     PAYLOAD_TOO_LARGE: 'That is too large to send.',
     ROUTE_NOT_FOUND: 'This feature is not available on the server.',
-    METHOD_NOT_ALLOWED: 'This action is not allowed.',
     UNAUTHENTICATED: 'Please sign in to continue.',
     TOKEN_EXPIRED: 'Your sign-in expired. Please sign in again.',
     TOKEN_INVALID: 'Your sign-in is no longer valid.',

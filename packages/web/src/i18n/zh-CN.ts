@@ -167,7 +167,6 @@ const zhCN: typeof en = {
     UNSUPPORTED_MEDIA_TYPE: '不支持的请求格式。',
     PAYLOAD_TOO_LARGE: '内容太大，无法发送。',
     ROUTE_NOT_FOUND: '服务器不支持此功能。',
-    METHOD_NOT_ALLOWED: '不允许此操作。',
     UNAUTHENTICATED: '请先登录。',
     TOKEN_EXPIRED: '登录已过期，请重新登录。',
     TOKEN_INVALID: '登录状态无效。',

@@ -23,5 +23,6 @@ export function requireAuthentication(app: FastifyInstance, services: Services):
     const token = bearerToken(request);
     if (!token) throw new AppError('UNAUTHENTICATED');
     request.actor = await services.auth.authenticate(token);
+    await services.auth.checkApiRate(request.actor);
   });
 }

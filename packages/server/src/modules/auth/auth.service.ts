@@ -163,10 +163,20 @@ export class AuthService {
     return actor;
   }
 
+  /** Counts one REST request against the user's budget (all devices together); RATE_LIMITED when spent. */
+  async checkApiRate(actor: Actor): Promise<void> {
+    await this.checkRate(`api:${actor.userId}`, this.platform.config.limits.apiPerUser, 'RATE_LIMITED');
+  }
+
   /** Throws SESSION_REVOKED unless the actor's session is still live. */
   async authenticateSession(actor: Actor): Promise<void> {
     const session = await this.repo.findSession(actor.sessionId);
-    if (!session || session.user_id !== actor.userId || session.revoked_at !== null) {
+    if (
+      !session ||
+      session.user_id !== actor.userId ||
+      session.revoked_at !== null ||
+      Number(session.expires_at) <= this.platform.now()
+    ) {
       throw new AppError('SESSION_REVOKED');
     }
   }

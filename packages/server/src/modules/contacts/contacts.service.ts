@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  cleanDisplayName,
   LIMITS,
   type AcceptFriendRequestResponse,
   type Block,
@@ -78,7 +79,8 @@ export class ContactService {
       from_user_id: actor.userId,
       to_user_id: targetId,
       // Unpaired surrogates are dropped: the database cannot store them, so what was sent would differ from what is read back.
-      note: note.replace(/[\uD800-\uDFFF]/gu, '').trim().slice(0, LIMITS.friendRequestNoteMax),
+      // Shown next to the sender's name: cleaned like a name (no controls, bidi overrides or zero-width marks).
+      note: [...cleanDisplayName(note)].slice(0, LIMITS.friendRequestNoteMax).join(''),
       created_at: now,
       updated_at: now,
     };

@@ -31,6 +31,8 @@ export class Gateway {
   private readonly connections = new Map<string, Connection>();
   private readonly byUser = new Map<string, Set<Connection>>();
   private readonly bySession = new Map<string, Set<Connection>>();
+  /** Open sockets per client address (entries removed at zero). */
+  private readonly socketsPerIp = new Map<string, number>();
   private readonly dispatcher: FrameDispatcher;
   private heartbeat: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
@@ -54,8 +56,13 @@ export class Gateway {
   }
 
   /** Counts for tests and metrics: sockets, users and sessions indexed. All return to 0 when clients leave. */
-  stats(): { connections: number; users: number; sessions: number } {
-    return { connections: this.connections.size, users: this.byUser.size, sessions: this.bySession.size };
+  stats(): { connections: number; users: number; sessions: number; addresses: number } {
+    return {
+      connections: this.connections.size,
+      users: this.byUser.size,
+      sessions: this.bySession.size,
+      addresses: this.socketsPerIp.size,
+    };
   }
 
   async close(): Promise<void> {
@@ -89,6 +96,23 @@ export class Gateway {
       rejectUpgrade(socket, 403, 'Forbidden');
       return;
     }
+    // One address may hold only so many sockets, authenticated or not, so it cannot use up the process's
+    // file descriptors by itself.
+    const ip = clientAddress(request, this.platform.config.trustProxy);
+    if ((this.socketsPerIp.get(ip) ?? 0) >= this.platform.config.wsMaxPerIp) {
+      rejectUpgrade(socket, 429, 'Too Many Requests');
+      return;
+    }
+    this.socketsPerIp.set(ip, (this.socketsPerIp.get(ip) ?? 0) + 1);
+    let counted = true;
+    const release = () => {
+      if (!counted) return;
+      counted = false;
+      const left = (this.socketsPerIp.get(ip) ?? 1) - 1;
+      if (left > 0) this.socketsPerIp.set(ip, left);
+      else this.socketsPerIp.delete(ip);
+    };
+    socket.once('close', release);
     this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws));
   }
 
@@ -224,6 +248,18 @@ export class Gateway {
       conn.ws.ping();
     }
   }
+}
+
+/**
+ * The client's address. Behind a trusted proxy it is the first X-Forwarded-For entry; the per-address socket
+ * cap is a resource guard, so a forged header can only spread one client's sockets over more buckets.
+ */
+function clientAddress(request: IncomingMessage, trustProxy: boolean | number | string): string {
+  const direct = request.socket.remoteAddress ?? 'unknown';
+  if (trustProxy === false) return direct;
+  const forwarded = request.headers['x-forwarded-for'];
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
+  return first || direct;
 }
 
 function rejectUpgrade(socket: Duplex, status: number, text: string): void {
