@@ -379,8 +379,13 @@ describe('presence', () => {
 
     const bAgain = await connect(b);
     await pingPong(bAgain);
+    // Frozen at the block: offline, last seen no later than the block itself.
     const seenByA = (await contacts(a)).body.contacts.find((c) => c.user.id === b.user.id)!;
-    expect(seenByA.presence).toEqual({ online: false, lastSeenAt: null });
+    const blockedAt = Number(
+      (await server.kkchat.platform.db.selectFrom('blocks').select('created_at').where('blocker_id', '=', b.user.id).executeTakeFirstOrThrow())
+        .created_at,
+    );
+    expect(seenByA.presence).toEqual({ online: false, lastSeenAt: blockedAt });
     // The blocker still sees the blocked friend's presence normally.
     const seenByB = (await contacts(b)).body.contacts.find((c) => c.user.id === a.user.id)!;
     expect(seenByB.presence.online).toBe(true);

@@ -34,16 +34,16 @@ export class ContactRepository {
     return rows.map((r) => r.friend_id);
   }
 
-  /** Of `userIds`, those who have blocked `viewerId`. */
-  async blockedBy(viewerId: string, userIds: readonly string[]): Promise<Set<string>> {
-    if (userIds.length === 0) return new Set();
+  /** Of `userIds`, those who have blocked `viewerId`, with when they did. */
+  async blockedBy(viewerId: string, userIds: readonly string[]): Promise<Map<string, number>> {
+    if (userIds.length === 0) return new Map();
     const rows = await this.db
       .selectFrom('blocks')
-      .select('blocker_id')
+      .select(['blocker_id', 'created_at'])
       .where('blocked_id', '=', viewerId)
       .where('blocker_id', 'in', userIds)
       .execute();
-    return new Set(rows.map((r) => r.blocker_id));
+    return new Map(rows.map((r) => [r.blocker_id, Number(r.created_at)]));
   }
 
   findFriendship(userId: string, friendId: string) {

@@ -39,10 +39,7 @@ export class ContactService {
       user: toUserPublic(row),
       conversationId: row.conversation_id,
       since: Number(row.since),
-      // A friend who blocked the viewer shows no presence at all, the same as a friend who never came online.
-      presence: blockedMe.has(row.id)
-        ? { online: false, lastSeenAt: null }
-        : { online: online.has(row.id), lastSeenAt: row.last_seen_at === null ? null : Number(row.last_seen_at) },
+      presence: presenceSeenBy(online.has(row.id), row.last_seen_at, blockedMe.get(row.id)),
     }));
   }
 
@@ -216,4 +213,15 @@ export class ContactService {
       ];
     });
   }
+}
+
+/**
+ * A friend's presence as the viewer may see it. A friend who blocked the viewer looks frozen at the moment of
+ * the block: offline, last seen then (they were active, since they blocked), so the view neither updates nor
+ * changes in a way that gives the block away.
+ */
+function presenceSeenBy(online: boolean, lastSeenAt: number | null, blockedAt: number | undefined) {
+  const lastSeen = lastSeenAt === null ? null : Number(lastSeenAt);
+  if (blockedAt === undefined) return { online, lastSeenAt: lastSeen };
+  return { online: false, lastSeenAt: lastSeen === null ? blockedAt : Math.min(lastSeen, blockedAt) };
 }
