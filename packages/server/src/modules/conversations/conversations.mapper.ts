@@ -2,14 +2,15 @@ import type { Message } from '@kkchat/protocol';
 import type { MessageRow } from './conversations.repository.js';
 
 export function toMessage(row: MessageRow): Message {
-  return {
+  const base = {
     id: row.id,
     conversationId: row.conversation_id,
     seq: Number(row.seq),
     senderId: row.sender_id,
     clientMsgId: row.client_msg_id,
     createdAt: Number(row.created_at),
-    kind: 'text',
-    text: row.text ?? '',
   };
+  if (row.kind === 'text') return { ...base, kind: 'text', text: row.text ?? '' };
+  // Other kinds carry their fields in the payload column; the protocol's union describes each kind.
+  return { ...base, ...(JSON.parse(row.payload ?? '{}') as object), kind: row.kind } as Message;
 }

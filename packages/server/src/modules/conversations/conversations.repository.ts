@@ -34,7 +34,8 @@ export interface NewMessage {
   senderId: string;
   clientMsgId: string;
   kind: string;
-  text: string;
+  text: string | null;
+  payload: string | null;
   contentHash: string;
   createdAt: number;
 }
@@ -113,6 +114,7 @@ export class ConversationRepository {
           client_msg_id: message.clientMsgId,
           kind: message.kind,
           text: message.text,
+          payload: message.payload,
           content_hash: message.contentHash,
           created_at: message.createdAt,
         })

@@ -6,6 +6,7 @@ import {
   type HistoryQuery,
   type HistoryResponse,
   type MarkReadResponse,
+  type Message,
   type SendMessageRequest,
   type SendMessageResponse,
 } from '@kkchat/protocol';
@@ -87,20 +88,9 @@ export class ConversationService {
     const decision = await this.platform.limiter.consume(`send:${actor.userId}`, this.platform.config.limits.sendPerUser);
     if (!decision.allowed) throw new AppError('RATE_LIMITED', { retryAfterMs: decision.retryAfterMs });
 
-    const now = this.platform.now();
-    const id = randomUUID();
-    let seq: number;
+    let message: Message;
     try {
-      seq = await this.repo.appendMessage({
-        id,
-        conversationId,
-        senderId: actor.userId,
-        clientMsgId: input.clientMsgId,
-        kind: input.kind,
-        text: input.text,
-        contentHash,
-        createdAt: now,
-      });
+      message = await this.store(conversationId, actor.userId, input.clientMsgId, { kind: 'text', text: input.text }, contentHash);
     } catch (error) {
       // Two copies of the same send raced; the loser answers with the winner's message.
       if (!isUniqueViolation(error)) throw error;
@@ -108,14 +98,71 @@ export class ConversationService {
       if (!winner) throw error;
       return this.replay(winner, contentHash);
     }
-    const message = { id, conversationId, seq, senderId: actor.userId, clientMsgId: input.clientMsgId, createdAt: now, kind: 'text' as const, text: input.text };
+    await this.fanOut(membership, message, actor.connectionId);
+    return { message, duplicate: false };
+  }
+
+  /**
+   * Posts a message the server writes itself (a call record, a system event) into a conversation: the same
+   * seq, storage and fan-out as a user's message, attributed to `senderId`, without the user-facing checks.
+   * `content` is the kind and that kind's fields (see the Message union in the protocol).
+   */
+  async postServerMessage(conversationId: string, senderId: string, content: ServerMessageContent): Promise<Message> {
+    const [conversation, members] = await Promise.all([this.repo.findConversation(conversationId), this.repo.members(conversationId)]);
+    if (!conversation) throw new AppError('CONVERSATION_NOT_FOUND');
+    const clientMsgId = `srv:${randomUUID()}`;
+    const message = await this.store(conversationId, senderId, clientMsgId, content, hashContent(conversationId, content));
+    await this.platform.bus.publish({
+      kind: 'deliver',
+      userIds: members.map((m) => m.user_id),
+      frame: { type: 'message', message },
+    });
+    return message;
+  }
+
+  /** Assigns the next seq and stores, in one transaction (see ConversationRepository.appendMessage). */
+  private async store(
+    conversationId: string,
+    senderId: string,
+    clientMsgId: string,
+    content: { kind: string; text?: string } & Record<string, unknown>,
+    contentHash: string,
+  ): Promise<Message> {
+    const { kind, text, ...fields } = content;
+    const row = {
+      id: randomUUID(),
+      conversationId,
+      senderId,
+      clientMsgId,
+      kind,
+      text: kind === 'text' ? (text ?? '') : null,
+      payload: kind === 'text' ? null : JSON.stringify(fields),
+      contentHash,
+      createdAt: this.platform.now(),
+    };
+    const seq = await this.repo.appendMessage(row);
+    return toMessage({
+      conversation_id: conversationId,
+      seq,
+      id: row.id,
+      sender_id: senderId,
+      client_msg_id: clientMsgId,
+      kind,
+      text: row.text,
+      payload: row.payload,
+      content_hash: contentHash,
+      created_at: row.createdAt,
+    });
+  }
+
+  /** After commit: every device of every member, except the socket that gets the ack instead. */
+  private async fanOut(membership: Membership, message: Message, exceptConnectionId: string | undefined): Promise<void> {
     await this.platform.bus.publish({
       kind: 'deliver',
       userIds: membership.members.map((m) => m.user_id),
       frame: { type: 'message', message },
-      ...(actor.connectionId ? { exceptConnectionId: actor.connectionId } : {}),
+      ...(exceptConnectionId ? { exceptConnectionId } : {}),
     });
-    return { message, duplicate: false };
   }
 
   /** Moves the actor's read cursor forward; their other devices and the peer (read receipt) are told. */
@@ -206,6 +253,10 @@ export class ConversationService {
 }
 
 /** Identifies what was sent, so a reused client id with different content is caught. */
-function hashContent(conversationId: string, input: SendMessageRequest): string {
-  return createHash('sha256').update(`${conversationId}\u0000${input.kind}\u0000${input.text}`).digest('hex');
+function hashContent(conversationId: string, content: { kind: string; text?: string } & Record<string, unknown>): string {
+  const body = content.kind === 'text' ? String(content.text) : JSON.stringify(content);
+  return createHash('sha256').update(`${conversationId}\u0000${content.kind}\u0000${body}`).digest('hex');
 }
+
+/** What postServerMessage stores: a non-text kind and its fields. */
+export type ServerMessageContent = { kind: string } & Record<string, unknown>;

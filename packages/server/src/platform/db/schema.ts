@@ -92,6 +92,8 @@ export interface MessagesTable {
   client_msg_id: string;
   kind: string;
   text: string | null;
+  /** The fields of non-text kinds, as JSON. */
+  payload: string | null;
   /** sha-256 of the sent content: a retry with the same client id and different content is a conflict. */
   content_hash: string;
   created_at: number;

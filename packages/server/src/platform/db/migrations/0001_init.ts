@@ -112,6 +112,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('client_msg_id', 'varchar(64)', (c) => c.notNull())
     .addColumn('kind', 'varchar(16)', (c) => c.notNull())
     .addColumn('text', 'text')
+    // Kinds other than text keep their fields here as JSON (call records, system events, attachments).
+    .addColumn('payload', 'text')
     .addColumn('content_hash', 'varchar(64)', (c) => c.notNull())
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addPrimaryKeyConstraint('messages_pk', ['conversation_id', 'seq'])
