@@ -11,34 +11,12 @@ export type ConnectionState = KKChatClient['state'];
 
 let instance: KKChatClient | null = null;
 
-/** A short, human label for this browser, shown in the device list of Settings. */
-export function deviceName(userAgent = typeof navigator === 'undefined' ? '' : navigator.userAgent): string {
-  const browser = /Edg\//.test(userAgent)
-    ? 'Edge'
-    : /Firefox\//.test(userAgent)
-      ? 'Firefox'
-      : /Chrom(e|ium)\//.test(userAgent)
-        ? 'Chrome'
-        : /Safari\//.test(userAgent)
-          ? 'Safari'
-          : 'Browser';
-  const os = /Android/.test(userAgent)
-    ? 'Android'
-    : /iPhone|iPad|iPod/.test(userAgent)
-      ? 'iOS'
-      : /Windows/.test(userAgent)
-        ? 'Windows'
-        : /Mac OS X/.test(userAgent)
-          ? 'macOS'
-          : /Linux/.test(userAgent)
-            ? 'Linux'
-            : '';
-  return os ? `${browser} on ${os}` : browser;
-}
-
-/** The app-wide client: same origin, refresh token kept by the server in an httpOnly cookie. */
+/**
+ * The app-wide client: same origin, refresh token kept by the server in an httpOnly cookie. The server names the
+ * device in the session list from the browser's User-Agent.
+ */
 export function getClient(): KKChatClient {
-  instance ??= new KKChatClient({ baseUrl: '', cookieMode: true, deviceName: deviceName() });
+  instance ??= new KKChatClient({ baseUrl: '', cookieMode: true });
   return instance;
 }
 

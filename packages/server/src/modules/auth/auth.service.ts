@@ -251,7 +251,7 @@ export function describeUserAgent(userAgent: string): string {
     ? 'Edge'
     : /Firefox\//.test(userAgent)
       ? 'Firefox'
-      : /Chrome\//.test(userAgent)
+      : /Chrom(e|ium)\//.test(userAgent)
         ? 'Chrome'
         : /Safari\//.test(userAgent)
           ? 'Safari'
@@ -260,7 +260,7 @@ export function describeUserAgent(userAgent: string): string {
             : 'Browser';
   const os = /Android/.test(userAgent)
     ? 'Android'
-    : /iPhone|iPad/.test(userAgent)
+    : /iPhone|iPad|iPod/.test(userAgent)
       ? 'iOS'
       : /Windows/.test(userAgent)
         ? 'Windows'
