@@ -53,6 +53,17 @@ export const ERRORS = {
   },
   SEQ_OUT_OF_RANGE: { status: 400, message: 'The sequence number is beyond the end of the conversation.' },
 
+  // Calls
+  CALL_NOT_FOUND: { status: 404, message: 'No such call.' },
+  CALL_ENDED: { status: 409, message: 'This call has already ended.' },
+  CALL_NOT_RINGING: { status: 409, message: 'This call is no longer ringing.' },
+  CALL_ALREADY_ANSWERED: { status: 409, message: 'This call has already been answered.' },
+  CALL_NOT_ACTIVE: { status: 409, message: 'This call has not been answered yet.' },
+  CALL_NOT_ALLOWED: { status: 403, message: 'Only the other side of this call can do that.' },
+  CALL_OTHER_DEVICE: { status: 403, message: 'This call is connected on another of your devices.' },
+  ALREADY_IN_CALL: { status: 409, message: 'You are already in a call.' },
+  CALL_CROSSED: { status: 409, message: 'This person is already calling you; answer that call.' },
+
   // WebSocket frames
   UNKNOWN_FRAME_TYPE: { status: 400, message: 'Unknown frame type.' },
   INVALID_FRAME: { status: 400, message: 'The frame is invalid; see fields for details.' },

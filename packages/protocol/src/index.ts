@@ -3,3 +3,4 @@ export * from './limits.js';
 export * from './models.js';
 export * from './rest.js';
 export * from './ws.js';
+export * from './calls.js';

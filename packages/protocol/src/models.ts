@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CallRecordFieldsSchema } from './calls.js';
 
 /** Timestamps on the wire are milliseconds since the Unix epoch. */
 export const Timestamp = z.number().int().nonnegative();
@@ -78,8 +79,11 @@ const MessageBase = z.object({
 
 export const TextMessageSchema = MessageBase.extend({ kind: z.literal('text'), text: z.string() });
 
+/** The record a call leaves in its conversation, written by the server; the sender is the caller. */
+export const CallMessageSchema = MessageBase.extend({ kind: z.literal('call'), ...CallRecordFieldsSchema.shape });
+
 /** A stored message. More kinds (image, file, system) join this union later. */
-export const MessageSchema = z.discriminatedUnion('kind', [TextMessageSchema]);
+export const MessageSchema = z.discriminatedUnion('kind', [TextMessageSchema, CallMessageSchema]);
 export type Message = z.infer<typeof MessageSchema>;
 export type MessageKind = Message['kind'];
 

@@ -9,6 +9,7 @@ import {
 } from './models.js';
 import { ClientMsgIdSchema, MessageTextSchema } from './rest.js';
 import type { ErrorCode, FieldError } from './errors.js';
+import { CALL_CLIENT_FRAME_SCHEMAS, CALL_CLIENT_FRAME_TYPES, CALL_SERVER_FRAME_SCHEMAS } from './calls.js';
 
 /**
  * WebSocket frames on `/ws`. Every frame is one JSON object with a `type`. A client frame may carry `rid`
@@ -47,10 +48,18 @@ export const ClientFrameSchema = z.discriminatedUnion('type', [
   ReadFrameSchema,
   TypingFrameSchema,
   PingFrameSchema,
+  ...CALL_CLIENT_FRAME_SCHEMAS,
 ]);
 export type ClientFrame = z.infer<typeof ClientFrameSchema>;
 export type ClientFrameType = ClientFrame['type'];
-export const CLIENT_FRAME_TYPES = ['auth', 'send', 'read', 'typing', 'ping'] as const satisfies readonly ClientFrameType[];
+export const CLIENT_FRAME_TYPES = [
+  'auth',
+  'send',
+  'read',
+  'typing',
+  'ping',
+  ...CALL_CLIENT_FRAME_TYPES,
+] as const satisfies readonly ClientFrameType[];
 
 // ---- server -> client ----
 export const ServerFrameSchema = z.discriminatedUnion('type', [
@@ -86,6 +95,8 @@ export const ServerFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('contact.removed'), userId: Id }),
   /** A user the receiver knows changed their profile. */
   z.object({ type: z.literal('user.updated'), user: UserPublicSchema }),
+  /** Calls: see calls.ts. */
+  ...CALL_SERVER_FRAME_SCHEMAS,
 ]);
 export type ServerFrame = z.infer<typeof ServerFrameSchema>;
 export type ServerFrameType = ServerFrame['type'];

@@ -24,6 +24,8 @@ import { ContactService } from './modules/contacts/contacts.service.js';
 import { ConversationRepository } from './modules/conversations/conversations.repository.js';
 import { conversationRoutes } from './modules/conversations/conversations.routes.js';
 import { ConversationService } from './modules/conversations/conversations.service.js';
+import { callRoutes } from './modules/calls/calls.routes.js';
+import { CallService } from './modules/calls/calls.service.js';
 import { Gateway } from './modules/gateway/gateway.js';
 import { PresenceService } from './modules/gateway/presence.service.js';
 import { UserRepository } from './modules/users/users.repository.js';
@@ -106,6 +108,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         await secured.register(userRoutes, { services });
         await secured.register(contactRoutes, { services });
         await secured.register(conversationRoutes, { services });
+        await secured.register(callRoutes, { services, config, now });
       });
     },
     { prefix: '/api/v1' },
@@ -129,6 +132,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     },
     async close() {
       await gateway.close();
+      services.calls.close();
       await app.close();
       limiter.close();
       await platform.bus.close();
@@ -142,11 +146,13 @@ function createServices(platform: Platform): Services {
   const contactsRepo = new ContactRepository(platform.db);
   const conversationsRepo = new ConversationRepository(platform.db);
   const contacts = new ContactService(platform, contactsRepo, users);
+  const conversations = new ConversationService(platform, conversationsRepo, contactsRepo, users);
   return {
     auth: new AuthService(platform, new AuthRepository(platform.db), users),
     users: new UserService(platform, users, (userId) => contactsRepo.audienceOf(userId)),
     contacts,
-    conversations: new ConversationService(platform, conversationsRepo, contactsRepo, users),
+    conversations,
     presence: new PresenceService(platform, users, (userId) => contactsRepo.audienceOf(userId)),
+    calls: new CallService(platform, conversationsRepo, contactsRepo, conversations),
   };
 }

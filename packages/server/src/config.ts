@@ -38,6 +38,12 @@ const EnvSchema = z.object({
   KKCHAT_LOGIN_MAX_PER_IP: int(1, 100_000).default(50),
   KKCHAT_REGISTER_MAX_PER_IP: int(1, 100_000).default(20),
   KKCHAT_SEND_MAX_PER_10S: int(1, 1_000_000).default(100),
+  KKCHAT_CALL_RING_TIMEOUT_MS: int(100, 600_000).default(45_000),
+  KKCHAT_CALL_DISCONNECT_GRACE_MS: int(0, 600_000).default(15_000),
+  KKCHAT_STUN_URLS: z.string().default(''),
+  KKCHAT_TURN_URLS: z.string().default(''),
+  KKCHAT_TURN_SECRET: z.string().optional(),
+  KKCHAT_TURN_TTL_SEC: int(60, 7 * 24 * 3600).default(3600),
 });
 
 export interface Config {
@@ -62,6 +68,17 @@ export interface Config {
   trustProxy: boolean | number | string;
   /** Open WebSockets allowed from one address (authenticated or not). */
   wsMaxPerIp: number;
+  calls: {
+    /** An unanswered call becomes a missed call after this long. */
+    ringTimeoutMs: number;
+    /** A device in a call that loses its connection may come back within this long before the call ends. */
+    disconnectGraceMs: number;
+    stunUrls: string[];
+    turnUrls: string[];
+    /** Shared secret of the TURN server (coturn `static-auth-secret`); TURN is offered only with one. */
+    turnSecret: string | null;
+    turnTtlSec: number;
+  };
   limits: {
     loginPerAccount: { limit: number; windowMs: number };
     loginPerIp: { limit: number; windowMs: number };
@@ -110,6 +127,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     webDir: existsSync(join(webDir, 'index.html')) ? webDir : null,
     trustProxy: parseTrustProxy(e.KKCHAT_TRUST_PROXY),
     wsMaxPerIp: e.KKCHAT_WS_MAX_PER_IP,
+    calls: {
+      ringTimeoutMs: e.KKCHAT_CALL_RING_TIMEOUT_MS,
+      disconnectGraceMs: e.KKCHAT_CALL_DISCONNECT_GRACE_MS,
+      stunUrls: splitList(e.KKCHAT_STUN_URLS),
+      turnUrls: splitList(e.KKCHAT_TURN_URLS),
+      turnSecret: e.KKCHAT_TURN_SECRET || null,
+      turnTtlSec: e.KKCHAT_TURN_TTL_SEC,
+    },
     limits: {
       loginPerAccount: { limit: e.KKCHAT_LOGIN_MAX_PER_ACCOUNT, windowMs: 15 * 60_000 },
       loginPerIp: { limit: e.KKCHAT_LOGIN_MAX_PER_IP, windowMs: 5 * 60_000 },
@@ -124,6 +149,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   };
   if (!config.jwtSecret) config.jwtSecret = loadOrCreateSecret(config.dataDir);
   return config;
+}
+
+function splitList(value: string): string[] {
+  return value.split(',').map((v) => v.trim()).filter(Boolean);
 }
 
 function parseTrustProxy(value: string): boolean | number | string {

@@ -9,6 +9,7 @@ import type { UserService } from './modules/users/users.service.js';
 import type { ContactService } from './modules/contacts/contacts.service.js';
 import type { ConversationService } from './modules/conversations/conversations.service.js';
 import type { PresenceService } from './modules/gateway/presence.service.js';
+import type { CallService } from './modules/calls/calls.service.js';
 
 /** Infrastructure the services run on; each piece has an embedded adapter and (later) a production one. */
 export interface Platform {
@@ -28,6 +29,7 @@ export interface Services {
   contacts: ContactService;
   conversations: ConversationService;
   presence: PresenceService;
+  calls: CallService;
 }
 
 /** Who is acting: always taken from the verified token, never from the request body. */

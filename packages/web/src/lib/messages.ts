@@ -36,5 +36,6 @@ export function lastReadOwnSeq(messages: readonly Message[], myId: string, peerR
 /** The text shown for a message in previews and notifications. */
 export function previewText(message: Message): string {
   // Collapse line breaks so a multi-line message stays one line in the list.
+  if (message.kind !== 'text') return '';
   return message.text.replace(/\s+/g, ' ').trim();
 }

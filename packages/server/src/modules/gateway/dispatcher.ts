@@ -93,10 +93,41 @@ export class FrameDispatcher {
         case 'ping':
           this.hooks.send(conn, { type: 'pong', rid, serverTime: this.platform.now() });
           break;
+        default:
+          await this.runCall(conn, frame, actor, rid);
       }
     } catch (error) {
       this.error(conn, rid, error);
     }
+  }
+
+  /** Call frames (calls.service.ts): the actions answer `call.ok` when they carry a rid; signals answer only errors. */
+  private async runCall(conn: Connection, frame: ClientFrame, actor: Actor, rid: string | undefined): Promise<void> {
+    const calls = this.services.calls;
+    let call;
+    switch (frame.type) {
+      case 'call.invite':
+        call = await calls.invite(actor, { conversationId: frame.conversationId, calleeId: frame.calleeId }, frame.media);
+        break;
+      case 'call.accept':
+        call = await calls.accept(actor, frame.callId);
+        break;
+      case 'call.reject':
+        call = await calls.reject(actor, frame.callId);
+        break;
+      case 'call.cancel':
+        call = await calls.cancel(actor, frame.callId);
+        break;
+      case 'call.hangup':
+        call = await calls.hangup(actor, frame.callId, frame.reason);
+        break;
+      case 'call.signal':
+        await calls.signal(actor, frame.callId, frame.signal);
+        return;
+      default:
+        return;
+    }
+    if (rid !== undefined) this.hooks.send(conn, { type: 'call.ok', rid, call });
   }
 
   /** Handles the first frame of a connection; true once auth.ok has been sent. */

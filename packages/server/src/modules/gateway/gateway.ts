@@ -180,6 +180,8 @@ export class Gateway {
       await this.services.presence.disconnected(actor.userId, conn.id);
       return false;
     }
+    // Calls: a ringing call reaches this device, and a device in a call that reconnects takes it back.
+    this.services.calls.connected({ ...actor, connectionId: conn.id });
     return true;
   }
 
@@ -190,6 +192,8 @@ export class Gateway {
     if (!actor) return;
     removeFrom(this.byUser, actor.userId, conn);
     removeFrom(this.bySession, actor.sessionId, conn);
+    // A call on this socket ends unless the device comes back within the grace period.
+    this.services.calls.disconnected({ ...actor, connectionId: conn.id });
     this.services.presence.disconnected(actor.userId, conn.id).catch((error: unknown) => {
       this.platform.log.error({ err: error, userId: actor.userId }, 'presence update failed');
     });
@@ -205,6 +209,14 @@ export class Gateway {
           for (const conn of this.byUser.get(userId) ?? []) {
             if (conn.id !== event.exceptConnectionId) this.write(conn, bytes, isHint);
           }
+        }
+        break;
+      }
+      case 'deliver-connections': {
+        const bytes = JSON.stringify(event.frame);
+        for (const id of new Set(event.connectionIds)) {
+          const conn = this.connections.get(id);
+          if (conn?.actor) this.write(conn, bytes, false);
         }
         break;
       }

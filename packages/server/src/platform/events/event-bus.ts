@@ -14,6 +14,12 @@ export type BusEvent =
       exceptConnectionId?: string;
     }
   | {
+      kind: 'deliver-connections';
+      /** Specific sockets (e.g. the two devices in a call); a node delivers to those it holds. */
+      connectionIds: string[];
+      frame: ServerFrame;
+    }
+  | {
       kind: 'close-sessions';
       sessionIds: string[];
       code: number;
