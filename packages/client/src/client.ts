@@ -11,7 +11,8 @@ import { backoffDelay } from './backoff.js';
 import { HttpClient } from './http.js';
 import { Realtime, toApiError, type ConnectionState, type WebSocketCtor } from './realtime.js';
 import { SyncEngine } from './sync.js';
-import { Outbox, type OutboxEntry } from './outbox.js';
+import { Outbox, type MentionOptions, type OutboxEntry } from './outbox.js';
+import { createGroupsApi, type GroupsApi } from './groups.js';
 import { Emitter } from './emitter.js';
 import type { ClientEvents, KKChatClientOptions } from './options.js';
 import { newClientMsgId, webSocketUrl } from './util.js';
@@ -39,6 +40,7 @@ export class KKChatClient {
   readonly users: UsersApi;
   readonly contacts: ContactsApi;
   readonly conversations: ConversationsApi;
+  readonly groups: GroupsApi;
 
   private readonly opts: KKChatClientOptions;
   private readonly emitter = new Emitter<ClientEvents>();
@@ -135,6 +137,7 @@ export class KKChatClient {
     this.users = createUsersApi(this.http, hooks);
     this.contacts = createContactsApi(this.http);
     this.conversations = createConversationsApi(this.http, hooks);
+    this.groups = createGroupsApi(this.http);
   }
 
   /** The signed-in user, null when signed out. */
@@ -186,10 +189,10 @@ export class KKChatClient {
    * Queues a text message and returns its outbox entry (state 'sending'); progress arrives as 'outbox' events.
    * Throws ApiError TEXT_EMPTY / TEXT_TOO_LONG before queuing anything.
    */
-  sendText(conversationId: string, text: string): OutboxEntry {
+  sendText(conversationId: string, text: string, mentions: MentionOptions = {}): OutboxEntry {
     const problem = checkMessageText(text);
     if (problem) throw ApiError.of(problem);
-    return this.outboxQueue.add(conversationId, text, newClientMsgId());
+    return this.outboxQueue.add(conversationId, text, newClientMsgId(), mentions);
   }
 
   /** Moves a failed entry back to sending (behind the conversation's other queued messages). */
@@ -208,8 +211,8 @@ export class KKChatClient {
   }
 
   /** sendText, then resolves with the stored message on ack; rejects with the ApiError if it fails. */
-  sendAndWait(conversationId: string, text: string): Promise<Message> {
-    const entry = this.sendText(conversationId, text);
+  sendAndWait(conversationId: string, text: string, mentions: MentionOptions = {}): Promise<Message> {
+    const entry = this.sendText(conversationId, text, mentions);
     return this.outboxQueue.waitFor(entry.clientMsgId);
   }
 
@@ -298,6 +301,12 @@ export class KKChatClient {
         break;
       case 'contact.removed':
         this.emitter.emit('contact.removed', { userId: frame.userId });
+        break;
+      case 'group.updated':
+        this.emitter.emit('group.updated', { conversationId: frame.conversationId });
+        break;
+      case 'group.removed':
+        this.emitter.emit('group.removed', { conversationId: frame.conversationId, reason: frame.reason });
         break;
       case 'user.updated':
         if (frame.user.id === this.userValue?.id) this.userValue = frame.user;

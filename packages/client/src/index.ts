@@ -10,7 +10,8 @@ export {
   type RealtimeDeps,
 } from './realtime.js';
 export { SyncEngine, type SyncDeps, type HistoryUnavailable } from './sync.js';
-export { Outbox, type OutboxEntry, type OutboxDeps, type SendFrame } from './outbox.js';
+export { Outbox, type OutboxEntry, type OutboxDeps, type SendFrame, type MentionOptions } from './outbox.js';
 export { backoffDelay, type BackoffOptions } from './backoff.js';
 export { newClientMsgId, webSocketUrl } from './util.js';
 export type { AuthApi, UsersApi, ContactsApi, ConversationsApi } from './api.js';
+export type { GroupsApi } from './groups.js';

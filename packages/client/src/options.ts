@@ -46,6 +46,10 @@ export interface ClientEvents {
   'contact.added': Contact;
   'contact.removed': { userId: string };
   'user.updated': UserPublic;
+  /** A group the user is in changed (settings, members, roles) or the user was added: refetch it. */
+  'group.updated': { conversationId: string };
+  /** The user left, was removed, or the group was dismissed; its history up to then stays readable. */
+  'group.removed': { conversationId: string; reason: 'left' | 'removed' | 'dismissed' };
   /** An outbox entry was created or changed state (snapshot). */
   outbox: OutboxEntry;
   /** The fresh conversation list fetched by each sync. */

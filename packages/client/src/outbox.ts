@@ -8,6 +8,9 @@ export interface OutboxEntry {
   conversationId: string;
   text: string;
   kind: 'text';
+  /** Group messages: mentioned members and @all. */
+  mentions?: string[];
+  mentionAll?: boolean;
   state: 'sending' | 'sent' | 'failed';
   /** Transmissions so far (a resend after a timeout or reconnect counts again). */
   attempts: number;
@@ -15,6 +18,12 @@ export interface OutboxEntry {
   /** The stored message, once acknowledged. */
   message?: Message;
   createdAt: number;
+}
+
+/** Who a group message mentions (user ids) and whether it mentions everyone. */
+export interface MentionOptions {
+  mentions?: string[];
+  mentionAll?: boolean;
 }
 
 /** The `send` frame the outbox transmits. */
@@ -25,6 +34,8 @@ export interface SendFrame {
   clientMsgId: string;
   kind: 'text';
   text: string;
+  mentions?: string[];
+  mentionAll?: boolean;
 }
 
 /** What the outbox needs from the connection (the seam its tests fake). */
@@ -72,12 +83,14 @@ export class Outbox {
   constructor(private readonly deps: OutboxDeps) {}
 
   /** Queues a message (the caller has validated the text) and sends it when possible. */
-  add(conversationId: string, text: string, clientMsgId: string): OutboxEntry {
+  add(conversationId: string, text: string, clientMsgId: string, mentions: MentionOptions = {}): OutboxEntry {
     const entry: OutboxEntry = {
       clientMsgId,
       conversationId,
       text,
       kind: 'text',
+      ...(mentions.mentions?.length ? { mentions: mentions.mentions } : {}),
+      ...(mentions.mentionAll ? { mentionAll: true } : {}),
       state: 'sending',
       attempts: 0,
       createdAt: Date.now(),
@@ -265,6 +278,8 @@ export class Outbox {
       clientMsgId: entry.clientMsgId,
       kind: 'text',
       text: entry.text,
+      ...(entry.mentions ? { mentions: entry.mentions } : {}),
+      ...(entry.mentionAll ? { mentionAll: true } : {}),
     });
   }
 

@@ -64,6 +64,21 @@ export const ERRORS = {
   ALREADY_IN_CALL: { status: 409, message: 'You are already in a call.' },
   CALL_CROSSED: { status: 409, message: 'This person is already calling you; answer that call.' },
 
+  // Groups
+  GROUP_PERMISSION_DENIED: { status: 403, message: 'Your role in this group does not allow this.' },
+  GROUP_DISMISSED: { status: 409, message: 'This group was dismissed; its history is read-only.' },
+  GROUP_FULL: { status: 409, message: 'This group has reached its member limit.' },
+  MEMBER_MUTED: { status: 403, message: 'You are muted in this group.' },
+  GROUP_MUTED: { status: 403, message: 'Only the owner and admins can post while the group is muted.' },
+  MENTION_ALL_FORBIDDEN: { status: 403, message: 'Only the owner and admins can mention everyone.' },
+  ALREADY_GROUP_MEMBER: { status: 409, message: 'This user is already a member of the group.' },
+  GROUP_OWNER_CANNOT_LEAVE: { status: 409, message: 'The owner must transfer ownership or dismiss the group first.' },
+  GROUP_MEMBER_NOT_FOUND: { status: 404, message: 'That user is not a member of this group.' },
+  INVITE_LINK_INVALID: { status: 404, message: 'This invite link is not valid or was revoked.' },
+  GROUP_JOIN_CLOSED: { status: 403, message: 'This group only admits people its admins add.' },
+  JOIN_REQUEST_NOT_FOUND: { status: 404, message: 'No such pending join request.' },
+  JOIN_REQUEST_EXISTS: { status: 409, message: 'A join request is already pending.' },
+
   // WebSocket frames
   UNKNOWN_FRAME_TYPE: { status: 400, message: 'Unknown frame type.' },
   INVALID_FRAME: { status: 400, message: 'The frame is invalid; see fields for details.' },

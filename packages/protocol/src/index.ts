@@ -4,3 +4,4 @@ export * from './models.js';
 export * from './rest.js';
 export * from './ws.js';
 export * from './calls.js';
+export * from './groups.js';

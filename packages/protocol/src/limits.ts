@@ -14,6 +14,13 @@ export const LIMITS = {
   historyPageDefault: 50,
   searchLimitMax: 50,
   deviceNameMax: 100,
+  /** Groups: name, description and announcement lengths (code points), mentions per message, members added at once. */
+  groupNameMax: 64,
+  groupDescriptionMax: 500,
+  groupAnnouncementMax: 2000,
+  groupAvatarMax: 500,
+  mentionsMax: 50,
+  groupAddMax: 100,
   /** Largest WebSocket frame the server accepts; larger frames close the socket with 1009. */
   wsMaxFrameBytes: 64 * 1024,
 } as const;

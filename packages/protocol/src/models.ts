@@ -77,24 +77,106 @@ const MessageBase = z.object({
   createdAt: Timestamp,
 });
 
-export const TextMessageSchema = MessageBase.extend({ kind: z.literal('text'), text: z.string() });
+export const TextMessageSchema = MessageBase.extend({
+  kind: z.literal('text'),
+  text: z.string(),
+  /** Group messages: the members `@`-mentioned (user ids). Absent when nobody is. */
+  mentions: z.array(Id).optional(),
+  /** Group messages: `@all` (only owners and admins may send it). */
+  mentionAll: z.boolean().optional(),
+});
+
+// ---- groups (requests and responses are in groups.ts) ----
+export const GroupRoleSchema = z.enum(['owner', 'admin', 'member']);
+export type GroupRole = z.infer<typeof GroupRoleSchema>;
+
+/**
+ * open: the invite link joins at once and members may add friends; approval: an admin approves each join;
+ * invite_only: only admins add people and the invite link is refused.
+ */
+export const GroupJoinModeSchema = z.enum(['open', 'approval', 'invite_only']);
+export type GroupJoinMode = z.infer<typeof GroupJoinModeSchema>;
+
+export const SystemEventTypeSchema = z.enum([
+  'group_created',
+  'member_joined',
+  'member_left',
+  'member_removed',
+  'role_changed',
+  'owner_changed',
+  'name_changed',
+  'description_changed',
+  'avatar_changed',
+  'announcement_changed',
+  'join_mode_changed',
+  'muted_all_changed',
+  'member_muted',
+  'group_dismissed',
+]);
+export type SystemEventType = z.infer<typeof SystemEventTypeSchema>;
+
+/** What a system message records. `actorId` did it; `userIds` are the members it concerns. */
+export const SystemEventSchema = z.object({
+  type: SystemEventTypeSchema,
+  actorId: Id,
+  userIds: z.array(Id).optional(),
+  role: GroupRoleSchema.optional(),
+  /** The new name, description, avatar or announcement (the *_changed events). */
+  value: z.string().optional(),
+  joinMode: GroupJoinModeSchema.optional(),
+  mutedAll: z.boolean().optional(),
+  /** member_muted: until when (null: unmuted). */
+  mutedUntil: Timestamp.nullable().optional(),
+});
+export type SystemEvent = z.infer<typeof SystemEventSchema>;
+
+/** A timeline event the server writes (group membership and settings); it has its own seq like any message. */
+export const SystemMessageSchema = MessageBase.extend({ kind: z.literal('system'), event: SystemEventSchema });
 
 /** The record a call leaves in its conversation, written by the server; the sender is the caller. */
 export const CallMessageSchema = MessageBase.extend({ kind: z.literal('call'), ...CallRecordFieldsSchema.shape });
 
 /** A stored message. More kinds (image, file, system) join this union later. */
-export const MessageSchema = z.discriminatedUnion('kind', [TextMessageSchema, CallMessageSchema]);
+export const MessageSchema = z.discriminatedUnion('kind', [TextMessageSchema, CallMessageSchema, SystemMessageSchema]);
 export type Message = z.infer<typeof MessageSchema>;
 export type MessageKind = Message['kind'];
 
-export const ConversationKindSchema = z.enum(['direct']);
+export const ConversationKindSchema = z.enum(['direct', 'group']);
 export type ConversationKind = z.infer<typeof ConversationKindSchema>;
+
+/** The viewer's standing in a group: a current member, or departed (history readable up to the departure). */
+export const GroupMembershipStateSchema = z.enum(['active', 'left', 'removed', 'dismissed']);
+export type GroupMembershipState = z.infer<typeof GroupMembershipStateSchema>;
+
+export const GroupSummarySchema = z.object({
+  name: z.string(),
+  description: z.string(),
+  /** An image URL or empty (placeholder until file uploads land). */
+  avatar: z.string(),
+  /** The pinned notice shown in the chat header (empty when none). */
+  announcement: z.string(),
+  joinMode: GroupJoinModeSchema,
+  memberLimit: z.number().int().positive(),
+  mutedAll: z.boolean(),
+  ownerId: Id,
+  memberCount: z.number().int().nonnegative(),
+  /** The viewer's role; null once they have left or been removed. */
+  role: GroupRoleSchema.nullable(),
+  membership: GroupMembershipStateSchema,
+  /** The viewer cannot post until then. */
+  mutedUntil: Timestamp.nullable(),
+  dismissedAt: Timestamp.nullable(),
+  createdAt: Timestamp,
+});
+export type GroupSummary = z.infer<typeof GroupSummarySchema>;
 
 export const ConversationSummarySchema = z.object({
   id: Id,
   kind: ConversationKindSchema,
-  /** The other participant of a direct conversation. */
-  peer: UserPublicSchema,
+  /** The other participant of a direct conversation (absent for a group). */
+  peer: UserPublicSchema.optional(),
+  /** A group conversation's settings and the viewer's place in it (absent for a direct one). */
+  group: GroupSummarySchema.optional(),
   /** Highest seq in the conversation (0 when empty). */
   lastSeq: z.number().int().nonnegative(),
   /** The viewer's read cursor. */
@@ -103,6 +185,8 @@ export const ConversationSummarySchema = z.object({
   peerReadSeq: z.number().int().nonnegative(),
   /** Messages after readSeq not sent by the viewer. */
   unreadCount: z.number().int().nonnegative(),
+  /** Unread messages that mention the viewer (or @all); groups only. */
+  mentionCount: z.number().int().nonnegative().optional(),
   lastMessage: MessageSchema.nullable(),
   updatedAt: Timestamp,
 });

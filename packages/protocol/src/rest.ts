@@ -171,10 +171,15 @@ export const MessageTextSchema = z
   .max(LIMITS.textMax * 4)
   .refine(isWellFormedText, 'must be valid Unicode text (an unpaired surrogate is not)');
 
+/** Group messages may name mentioned members (user ids, at most LIMITS.mentionsMax) and `@all`. */
+export const MentionsSchema = z.array(Id).max(LIMITS.mentionsMax);
+
 export const SendMessageRequestSchema = z.object({
   clientMsgId: ClientMsgIdSchema,
   kind: z.literal('text'),
   text: MessageTextSchema,
+  mentions: MentionsSchema.optional(),
+  mentionAll: z.boolean().optional(),
 });
 export type SendMessageRequest = z.infer<typeof SendMessageRequestSchema>;
 

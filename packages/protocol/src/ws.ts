@@ -7,7 +7,7 @@ import {
   Timestamp,
   UserPublicSchema,
 } from './models.js';
-import { ClientMsgIdSchema, MessageTextSchema } from './rest.js';
+import { ClientMsgIdSchema, MentionsSchema, MessageTextSchema } from './rest.js';
 import type { ErrorCode, FieldError } from './errors.js';
 import { CALL_CLIENT_FRAME_SCHEMAS, CALL_CLIENT_FRAME_TYPES, CALL_SERVER_FRAME_SCHEMAS } from './calls.js';
 
@@ -29,6 +29,8 @@ export const SendFrameSchema = z.object({
   clientMsgId: ClientMsgIdSchema,
   kind: z.literal('text'),
   text: MessageTextSchema,
+  mentions: MentionsSchema.optional(),
+  mentionAll: z.boolean().optional(),
 });
 
 export const ReadFrameSchema = z.object({
@@ -95,6 +97,10 @@ export const ServerFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('contact.removed'), userId: Id }),
   /** A user the receiver knows changed their profile. */
   z.object({ type: z.literal('user.updated'), user: UserPublicSchema }),
+  /** A group the user is in changed (settings, members, roles, or the user was added): refetch its summary. */
+  z.object({ type: z.literal('group.updated'), conversationId: Id }),
+  /** The user is no longer in a group; its history up to the departure stays readable. */
+  z.object({ type: z.literal('group.removed'), conversationId: Id, reason: z.enum(['left', 'removed', 'dismissed']) }),
   /** Calls: see calls.ts. */
   ...CALL_SERVER_FRAME_SCHEMAS,
 ]);

@@ -27,6 +27,10 @@ import { ConversationService } from './modules/conversations/conversations.servi
 import { callRoutes } from './modules/calls/calls.routes.js';
 import { CallService } from './modules/calls/calls.service.js';
 import { Gateway } from './modules/gateway/gateway.js';
+import { GroupMembershipCache } from './modules/groups/groups.cache.js';
+import { GroupRepository } from './modules/groups/groups.repository.js';
+import { groupRoutes } from './modules/groups/groups.routes.js';
+import { GroupService } from './modules/groups/groups.service.js';
 import { PresenceService } from './modules/gateway/presence.service.js';
 import { UserRepository } from './modules/users/users.repository.js';
 import { userRoutes } from './modules/users/users.routes.js';
@@ -108,6 +112,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         await secured.register(userRoutes, { services });
         await secured.register(contactRoutes, { services });
         await secured.register(conversationRoutes, { services });
+        await secured.register(groupRoutes, { services });
         await secured.register(callRoutes, { services, config, now });
       });
     },
@@ -146,12 +151,15 @@ function createServices(platform: Platform): Services {
   const contactsRepo = new ContactRepository(platform.db);
   const conversationsRepo = new ConversationRepository(platform.db);
   const contacts = new ContactService(platform, contactsRepo, users);
-  const conversations = new ConversationService(platform, conversationsRepo, contactsRepo, users);
+  const groupsRepo = new GroupRepository(platform.db);
+  const groupCache = new GroupMembershipCache(groupsRepo);
+  const conversations = new ConversationService(platform, conversationsRepo, contactsRepo, users, groupCache, groupsRepo);
   return {
     auth: new AuthService(platform, new AuthRepository(platform.db), users),
     users: new UserService(platform, users, (userId) => contactsRepo.audienceOf(userId)),
     contacts,
     conversations,
+    groups: new GroupService(platform, groupsRepo, groupCache, conversations, contactsRepo, users),
     presence: new PresenceService(platform, users, (userId) => contactsRepo.audienceOf(userId)),
     calls: new CallService(platform, conversationsRepo, contactsRepo, conversations),
   };

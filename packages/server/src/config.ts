@@ -38,6 +38,7 @@ const EnvSchema = z.object({
   KKCHAT_LOGIN_MAX_PER_IP: int(1, 100_000).default(50),
   KKCHAT_REGISTER_MAX_PER_IP: int(1, 100_000).default(20),
   KKCHAT_SEND_MAX_PER_10S: int(1, 1_000_000).default(100),
+  KKCHAT_GROUP_MEMBER_LIMIT: int(2, 1_000_000).default(2000),
   KKCHAT_CALL_RING_TIMEOUT_MS: int(100, 600_000).default(45_000),
   KKCHAT_CALL_DISCONNECT_GRACE_MS: int(0, 600_000).default(15_000),
   KKCHAT_STUN_URLS: z.string().default(''),
@@ -78,6 +79,10 @@ export interface Config {
     /** Shared secret of the TURN server (coturn `static-auth-secret`); TURN is offered only with one. */
     turnSecret: string | null;
     turnTtlSec: number;
+  };
+  groups: {
+    /** Largest group allowed; new groups start with this limit (issue 3: 2,000 by default). */
+    memberLimit: number;
   };
   limits: {
     loginPerAccount: { limit: number; windowMs: number };
@@ -135,6 +140,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       turnSecret: e.KKCHAT_TURN_SECRET || null,
       turnTtlSec: e.KKCHAT_TURN_TTL_SEC,
     },
+    groups: { memberLimit: e.KKCHAT_GROUP_MEMBER_LIMIT },
     limits: {
       loginPerAccount: { limit: e.KKCHAT_LOGIN_MAX_PER_ACCOUNT, windowMs: 15 * 60_000 },
       loginPerIp: { limit: e.KKCHAT_LOGIN_MAX_PER_IP, windowMs: 5 * 60_000 },

@@ -8,6 +8,7 @@ import type { AuthService } from './modules/auth/auth.service.js';
 import type { UserService } from './modules/users/users.service.js';
 import type { ContactService } from './modules/contacts/contacts.service.js';
 import type { ConversationService } from './modules/conversations/conversations.service.js';
+import type { GroupService } from './modules/groups/groups.service.js';
 import type { PresenceService } from './modules/gateway/presence.service.js';
 import type { CallService } from './modules/calls/calls.service.js';
 
@@ -28,6 +29,7 @@ export interface Services {
   users: UserService;
   contacts: ContactService;
   conversations: ConversationService;
+  groups: GroupService;
   presence: PresenceService;
   calls: CallService;
 }

@@ -166,7 +166,7 @@ export const useConversationsStore = defineStore('conversations', () => {
 
   function applyUserUpdated(user: UserPublic): void {
     for (const summary of Object.values(summaries.value)) {
-      if (summary.peer.id === user.id) summary.peer = user;
+      if (summary.peer?.id === user.id) summary.peer = user;
     }
   }
 

@@ -1,6 +1,7 @@
 import type { KKChatClient } from '../sdk';
 import { useContactsStore } from './contacts';
 import { useConversationsStore } from './conversations';
+import { useGroupsStore } from './groups';
 import { useSessionStore } from './session';
 import { useUiStore } from './ui';
 
@@ -12,6 +13,7 @@ export function bindRealtime(client: KKChatClient): () => void {
   const session = useSessionStore();
   const contacts = useContactsStore();
   const conversations = useConversationsStore();
+  const groups = useGroupsStore();
   const ui = useUiStore();
   const myId = () => session.user?.id ?? client.user?.id ?? '';
 
@@ -35,6 +37,8 @@ export function bindRealtime(client: KKChatClient): () => void {
       contacts.applyUserUpdated(user);
       conversations.applyUserUpdated(user);
     }),
+    client.on('group.updated', (event) => void groups.applyGroupUpdated(event.conversationId).catch(() => undefined)),
+    client.on('group.removed', (event) => void groups.applyGroupRemoved(event.conversationId).catch(() => undefined)),
     client.on('outbox', (entry) => conversations.applyOutbox(entry)),
     client.on('conversations', (list) => conversations.replaceSummaries(list)),
     client.on('synced', () => {

@@ -5,6 +5,7 @@ import { getClient, type ConnectionState } from '../sdk';
 import { bindRealtime } from './realtime';
 import { useContactsStore } from './contacts';
 import { useConversationsStore } from './conversations';
+import { useGroupsStore } from './groups';
 
 /** Why the user landed on the login page without asking to: shown there as a notice (an i18n key). */
 export type SignOutNotice = 'auth.signedOut' | 'auth.sessionRevoked';
@@ -85,6 +86,7 @@ export const useSessionStore = defineStore('session', () => {
     notice.value = reason;
     useContactsStore().reset();
     useConversationsStore().reset();
+    useGroupsStore().reset();
   }
 
   async function logout(): Promise<void> {

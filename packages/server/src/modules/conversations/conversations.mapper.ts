@@ -10,7 +10,8 @@ export function toMessage(row: MessageRow): Message {
     clientMsgId: row.client_msg_id,
     createdAt: Number(row.created_at),
   };
-  if (row.kind === 'text') return { ...base, kind: 'text', text: row.text ?? '' };
+  // A text message's payload holds its optional fields (group mentions).
+  if (row.kind === 'text') return { ...base, ...(row.payload ? (JSON.parse(row.payload) as object) : {}), kind: 'text', text: row.text ?? '' };
   // Other kinds carry their fields in the payload column; the protocol's union describes each kind.
   return { ...base, ...(JSON.parse(row.payload ?? '{}') as object), kind: row.kind } as Message;
 }

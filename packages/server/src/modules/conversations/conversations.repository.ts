@@ -40,6 +40,9 @@ export interface NewMessage {
   createdAt: number;
 }
 
+/** Runs inside the storing transaction once the seq is known. */
+export type WithinStore = (trx: Transaction<DB>, seq: number) => Promise<void>;
+
 /** All SQL about conversations, memberships, messages and read cursors. */
 export class ConversationRepository {
   constructor(private readonly db: Database) {}
@@ -48,10 +51,20 @@ export class ConversationRepository {
     return this.db.selectFrom('conversations').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
+  /** One member row (current or departed): the group paths read only the viewer's own row. */
+  member(conversationId: string, userId: string) {
+    return this.db
+      .selectFrom('conversation_members')
+      .select(['user_id', 'read_seq', 'role', 'muted_until', 'left_at', 'left_reason', 'visible_from_seq', 'visible_until_seq'])
+      .where('conversation_id', '=', conversationId)
+      .where('user_id', '=', userId)
+      .execute();
+  }
+
   members(conversationId: string) {
     return this.db
       .selectFrom('conversation_members')
-      .select(['user_id', 'read_seq'])
+      .select(['user_id', 'read_seq', 'role', 'muted_until', 'left_at', 'left_reason', 'visible_from_seq', 'visible_until_seq'])
       .where('conversation_id', '=', conversationId)
       .execute();
   }
@@ -90,7 +103,7 @@ export class ConversationRepository {
    * move the sender's own read cursor. The counter lives in the database row, so a seq is never assigned twice
    * and never skipped, across restarts and crashes (design notes §3).
    */
-  async appendMessage(message: NewMessage): Promise<number> {
+  async appendMessage(message: NewMessage, within?: WithinStore): Promise<number> {
     return this.db.transaction().execute(async (trx) => {
       const bumped = await trx
         .updateTable('conversations')
@@ -125,6 +138,8 @@ export class ConversationRepository {
         .where('conversation_id', '=', message.conversationId)
         .where('user_id', '=', message.senderId)
         .execute();
+      // Group membership changes and mentions commit with their message; throwing here rolls back the seq too.
+      if (within) await within(trx, seq);
       return seq;
     });
   }
@@ -155,12 +170,13 @@ export class ConversationRepository {
     return row?.min === null || row?.min === undefined ? 0 : Number(row.min);
   }
 
-  async countUnread(conversationId: string, userId: string, readSeq: number): Promise<number> {
+  async countUnread(conversationId: string, userId: string, readSeq: number, untilSeq = Number.MAX_SAFE_INTEGER): Promise<number> {
     const row = await this.db
       .selectFrom('messages')
       .select((eb) => eb.fn.countAll().as('n'))
       .where('conversation_id', '=', conversationId)
       .where('seq', '>', readSeq)
+      .where('seq', '<=', untilSeq)
       .where('sender_id', '!=', userId)
       .executeTakeFirst();
     return Number(row?.n ?? 0);

@@ -18,8 +18,12 @@ import type { ContactRepository } from '../contacts/contacts.repository.js';
 import { toUserPublic } from '../users/users.mapper.js';
 import type { UserRepository } from '../users/users.repository.js';
 import { toMessage } from './conversations.mapper.js';
-import { checkMember, peerOf, type Membership } from './conversations.policy.js';
-import type { ConversationRepository, MessageRow } from './conversations.repository.js';
+import { checkMember, peerOf, visibleRange, type Membership } from './conversations.policy.js';
+import type { ConversationRepository, MessageRow, WithinStore } from './conversations.repository.js';
+import type { GroupMembershipCache } from '../groups/groups.cache.js';
+import { checkActiveMember, checkCanPost } from '../groups/groups.policy.js';
+import type { GroupRepository } from '../groups/groups.repository.js';
+import { toGroupSummary } from '../groups/groups.mapper.js';
 
 /** Conversations, the message pipeline (check, seq, store, ack, fan-out), history and read cursors. */
 export class ConversationService {
@@ -28,6 +32,8 @@ export class ConversationService {
     private readonly repo: ConversationRepository,
     private readonly contacts: ContactRepository,
     private readonly users: UserRepository,
+    private readonly groups: GroupMembershipCache,
+    private readonly groupRepo: GroupRepository,
   ) {}
 
   async listConversations(actor: Actor): Promise<ConversationSummary[]> {
@@ -52,14 +58,16 @@ export class ConversationService {
   }
 
   async history(actor: Actor, conversationId: string, query: HistoryQuery): Promise<HistoryResponse> {
-    const { conversation } = await this.membership(actor, conversationId);
+    const membership = await this.membership(actor, conversationId);
     const limit = query.limit ?? LIMITS.historyPageDefault;
-    const lastSeq = Number(conversation.last_seq);
+    // A group member reads only what was posted while they were in (BR-12): (visible from, visible until].
+    const visible = visibleRange(membership);
+    const lastSeq = visible.until;
     // `after` alone pages forward (catch-up); otherwise the page is the newest below `before`.
     const from = query.after !== undefined && query.before === undefined ? 'oldest' : 'newest';
     const { rows, hasMore } = await this.repo.page(conversationId, {
-      after: query.after ?? 0,
-      before: query.before ?? Number.MAX_SAFE_INTEGER,
+      after: Math.max(query.after ?? 0, visible.from),
+      before: Math.min(query.before ?? Number.MAX_SAFE_INTEGER, lastSeq + 1),
       limit,
       from,
     });
@@ -67,7 +75,7 @@ export class ConversationService {
       messages: rows.map(toMessage),
       hasMore,
       lastSeq,
-      earliestAvailableSeq: lastSeq === 0 ? 0 : await this.repo.earliestSeq(conversationId),
+      earliestAvailableSeq: lastSeq === 0 ? 0 : Math.max(await this.repo.earliestSeq(conversationId), visible.from + 1),
     };
   }
 
@@ -83,6 +91,7 @@ export class ConversationService {
 
     const textError = checkMessageText(input.text);
     if (textError) throw new AppError(textError);
+    if ((await this.groups.kindOf(conversationId)) === 'group') return this.sendGroupMessage(actor, conversationId, input, contentHash);
     const membership = await this.membership(actor, conversationId);
     await this.checkCanSend(actor, membership);
     const decision = await this.platform.limiter.consume(`send:${actor.userId}`, this.platform.config.limits.sendPerUser);
@@ -103,11 +112,78 @@ export class ConversationService {
   }
 
   /**
+   * The group branch of the pipeline. Membership comes from the in-memory cache (no database read on the hot
+   * path); the check and the store run under the group's lock, so a concurrent removal either comes after the
+   * message (which the removed member then still receives) or before it (the send is refused). The storing
+   * transaction re-checks membership for cluster mode, and records mentions with the message.
+   */
+  private async sendGroupMessage(actor: Actor, conversationId: string, input: SendMessageRequest, contentHash: string): Promise<SendMessageResponse> {
+    const mentionAll = input.mentionAll === true;
+    checkCanPost(await this.groups.get(conversationId), actor.userId, this.platform.now(), mentionAll);
+    const decision = await this.platform.limiter.consume(`send:${actor.userId}`, this.platform.config.limits.sendPerUser);
+    if (!decision.allowed) throw new AppError('RATE_LIMITED', { retryAfterMs: decision.retryAfterMs });
+    let stored: { message: Message; audience: string[] };
+    try {
+      stored = await this.groups.withLock(conversationId, async () => {
+        const state = await this.groups.get(conversationId);
+        checkCanPost(state, actor.userId, this.platform.now(), mentionAll);
+        const mentions = [...new Set(input.mentions ?? [])].filter((id) => id !== actor.userId && state!.members.has(id));
+        const content = { kind: 'text', text: input.text, ...(mentions.length > 0 ? { mentions } : {}), ...(mentionAll ? { mentionAll } : {}) };
+        const message = await this.store(conversationId, actor.userId, input.clientMsgId, content, contentHash, async (trx, seq) => {
+          if (!(await this.groupRepo.isActiveMember(trx, conversationId, actor.userId))) throw new AppError('NOT_MEMBER');
+          await this.groupRepo.insertMentions(trx, conversationId, seq, mentionAll ? ['*'] : mentions);
+        });
+        return { message, audience: state!.audience };
+      });
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+      const winner = await this.repo.findMessageByClientId(actor.userId, input.clientMsgId);
+      if (!winner) throw error;
+      return this.replay(winner, contentHash);
+    }
+    await this.deliver(stored.audience, stored.message, actor.connectionId);
+    return { message: stored.message, duplicate: false };
+  }
+
+  /**
+   * Stores a server-written message while the caller holds the group's lock, running `within` in the storing
+   * transaction (a membership change that must commit with its system message). Returns the message and the
+   * audience after the change, plus `alsoTo` (e.g. the member just removed, who is told by this message).
+   */
+  async storeServerMessage(
+    conversationId: string,
+    senderId: string,
+    content: ServerMessageContent,
+    within?: WithinStore,
+    alsoTo: string[] = [],
+  ): Promise<{ message: Message; audience: string[] }> {
+    const message = await this.store(conversationId, senderId, `srv:${randomUUID()}`, content, hashContent(conversationId, content), within);
+    this.groups.invalidate(conversationId);
+    const state = await this.groups.get(conversationId);
+    return { message, audience: [...new Set([...(state?.audience ?? []), ...alsoTo])] };
+  }
+
+  /** After commit: one frame, serialized once by the gateway, to every device of `userIds`. */
+  async deliver(userIds: string[], message: Message, exceptConnectionId?: string): Promise<void> {
+    await this.platform.bus.publish({
+      kind: 'deliver',
+      userIds,
+      frame: { type: 'message', message },
+      ...(exceptConnectionId ? { exceptConnectionId } : {}),
+    });
+  }
+
+  /**
    * Posts a message the server writes itself (a call record, a system event) into a conversation: the same
    * seq, storage and fan-out as a user's message, attributed to `senderId`, without the user-facing checks.
    * `content` is the kind and that kind's fields (see the Message union in the protocol).
    */
   async postServerMessage(conversationId: string, senderId: string, content: ServerMessageContent): Promise<Message> {
+    if ((await this.groups.kindOf(conversationId)) === 'group') {
+      const { message, audience } = await this.groups.withLock(conversationId, () => this.storeServerMessage(conversationId, senderId, content));
+      await this.deliver(audience, message);
+      return message;
+    }
     const [conversation, members] = await Promise.all([this.repo.findConversation(conversationId), this.repo.members(conversationId)]);
     if (!conversation) throw new AppError('CONVERSATION_NOT_FOUND');
     const clientMsgId = `srv:${randomUUID()}`;
@@ -127,8 +203,10 @@ export class ConversationService {
     clientMsgId: string,
     content: { kind: string; text?: string } & Record<string, unknown>,
     contentHash: string,
+    within?: WithinStore,
   ): Promise<Message> {
     const { kind, text, ...fields } = content;
+    const hasFields = Object.keys(fields).length > 0;
     const row = {
       id: randomUUID(),
       conversationId,
@@ -136,11 +214,11 @@ export class ConversationService {
       clientMsgId,
       kind,
       text: kind === 'text' ? (text ?? '') : null,
-      payload: kind === 'text' ? null : JSON.stringify(fields),
+      payload: kind === 'text' && !hasFields ? null : JSON.stringify(fields),
       contentHash,
       createdAt: this.platform.now(),
     };
-    const seq = await this.repo.appendMessage(row);
+    const seq = await this.repo.appendMessage(row, within);
     return toMessage({
       conversation_id: conversationId,
       seq,
@@ -168,11 +246,19 @@ export class ConversationService {
   /** Moves the actor's read cursor forward; their other devices and the peer (read receipt) are told. */
   async markRead(actor: Actor, conversationId: string, seq: number): Promise<MarkReadResponse> {
     const membership = await this.membership(actor, conversationId);
-    const lastSeq = Number(membership.conversation.last_seq);
+    const lastSeq = visibleRange(membership).until;
     if (seq > lastSeq) throw new AppError('SEQ_OUT_OF_RANGE');
     const moved = await this.repo.advanceReadCursor(conversationId, actor.userId, seq);
     const readSeq = moved ? seq : Number(membership.self.read_seq);
-    if (moved) {
+    if (moved && membership.conversation.kind === 'group') {
+      // Group read receipts would be one event per member per read; only the reader's other devices are told.
+      await this.platform.bus.publish({
+        kind: 'deliver',
+        userIds: [actor.userId],
+        frame: { type: 'read', conversationId, userId: actor.userId, seq },
+        ...(actor.connectionId ? { exceptConnectionId: actor.connectionId } : {}),
+      });
+    } else if (moved) {
       // The receipt goes to the peer unless the reader has blocked them: like presence and profile changes,
       // a blocker's activity is not shown to the user they blocked.
       const peerId = peerOf(membership, actor.userId);
@@ -184,7 +270,7 @@ export class ConversationService {
         ...(actor.connectionId ? { exceptConnectionId: actor.connectionId } : {}),
       });
     }
-    return { readSeq, unreadCount: await this.repo.countUnread(conversationId, actor.userId, readSeq) };
+    return { readSeq, unreadCount: await this.repo.countUnread(conversationId, actor.userId, readSeq, lastSeq) };
   }
 
   /**
@@ -192,6 +278,18 @@ export class ConversationService {
    * refused (a block either way, or no longer friends).
    */
   async typing(actor: Actor, conversationId: string): Promise<void> {
+    if ((await this.groups.kindOf(conversationId)) === 'group') {
+      const state = await this.groups.get(conversationId);
+      const member = checkActiveMember(state, actor.userId); // a departed member is told NOT_MEMBER (BR-11)
+      if (member.mutedUntil !== null && member.mutedUntil > this.platform.now()) return;
+      if (state!.mutedAll && member.role === 'member') return;
+      await this.platform.bus.publish({
+        kind: 'deliver',
+        userIds: state!.audience.filter((id) => id !== actor.userId),
+        frame: { type: 'typing', conversationId, userId: actor.userId },
+      });
+      return;
+    }
     const membership = await this.membership(actor, conversationId);
     const peerId = peerOf(membership, actor.userId);
     const blocks = await this.contacts.blockState(actor.userId, peerId);
@@ -205,13 +303,21 @@ export class ConversationService {
   }
 
   private async membership(actor: Actor, conversationId: string): Promise<Membership> {
+    // A group reads only the viewer's own row (a large group's member list stays off this path).
+    const isGroup = (await this.groups.kindOf(conversationId)) === 'group';
     const [conversation, members] = await Promise.all([
       this.repo.findConversation(conversationId),
-      this.repo.members(conversationId),
+      isGroup ? this.repo.member(conversationId, actor.userId) : this.repo.members(conversationId),
     ]);
     return checkMember(
       conversation && { id: conversation.id, kind: conversation.kind, last_seq: Number(conversation.last_seq) },
-      members.map((m) => ({ user_id: m.user_id, read_seq: Number(m.read_seq) })),
+      members.map((m) => ({
+        user_id: m.user_id,
+        read_seq: Number(m.read_seq),
+        left_at: m.left_at === null ? null : Number(m.left_at),
+        visible_from_seq: Number(m.visible_from_seq),
+        visible_until_seq: m.visible_until_seq === null ? null : Number(m.visible_until_seq),
+      })),
       actor.userId,
     );
   }
@@ -229,6 +335,7 @@ export class ConversationService {
   }
 
   private async summarize(userId: string, conversationId: string): Promise<ConversationSummary | null> {
+    if ((await this.groups.kindOf(conversationId)) === 'group') return this.summarizeGroup(userId, conversationId);
     const [conversation, members] = await Promise.all([this.repo.findConversation(conversationId), this.repo.members(conversationId)]);
     const self = members.find((m) => m.user_id === userId);
     const peer = members.find((m) => m.user_id !== userId);
@@ -246,6 +353,37 @@ export class ConversationService {
       readSeq,
       peerReadSeq: Number(peer.read_seq),
       unreadCount: readSeq >= lastSeq ? 0 : await this.repo.countUnread(conversationId, userId, readSeq),
+      lastMessage: last ? toMessage(last) : null,
+      updatedAt: Number(conversation.updated_at),
+    };
+  }
+
+  /** A group as the viewer sees it: a departed member's counts and last message stop at their departure. */
+  private async summarizeGroup(userId: string, conversationId: string): Promise<ConversationSummary | null> {
+    const [conversation, [self], group, state] = await Promise.all([
+      this.repo.findConversation(conversationId),
+      this.repo.member(conversationId, userId),
+      this.groupRepo.findGroup(conversationId),
+      this.groups.get(conversationId),
+    ]);
+    if (!conversation || !self || !group || !state) return null;
+    const until = self.visible_until_seq === null ? Number(conversation.last_seq) : Number(self.visible_until_seq);
+    const readSeq = Number(self.read_seq);
+    const unread = readSeq < until;
+    const [unreadCount, mentionCount, last] = await Promise.all([
+      unread ? this.repo.countUnread(conversationId, userId, readSeq, until) : 0,
+      unread ? this.groupRepo.countMentions(conversationId, userId, readSeq, until) : 0,
+      until > 0 ? this.repo.findMessage(conversationId, until) : undefined,
+    ]);
+    return {
+      id: conversation.id,
+      kind: 'group',
+      group: toGroupSummary(group, state, self),
+      lastSeq: until,
+      readSeq,
+      peerReadSeq: 0,
+      unreadCount,
+      mentionCount,
       lastMessage: last ? toMessage(last) : null,
       updatedAt: Number(conversation.updated_at),
     };

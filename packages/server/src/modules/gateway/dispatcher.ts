@@ -75,6 +75,8 @@ export class FrameDispatcher {
             clientMsgId: frame.clientMsgId,
             kind: frame.kind,
             text: frame.text,
+            ...(frame.mentions ? { mentions: frame.mentions } : {}),
+            ...(frame.mentionAll !== undefined ? { mentionAll: frame.mentionAll } : {}),
           });
           this.hooks.send(conn, { type: 'ack', rid, message: result.message, duplicate: result.duplicate });
           break;

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
 import * as m0001 from './migrations/0001_init.js';
+import * as m0002 from './migrations/0002_groups.js';
 import type { DB } from './schema.js';
 
 export type Database = Kysely<DB>;
@@ -10,6 +11,7 @@ export type Database = Kysely<DB>;
 /** Migrations in order; imported statically so the built server needs no directory scan. */
 const MIGRATIONS: Record<string, Migration> = {
   '0001_init': m0001,
+  '0002_groups': m0002,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

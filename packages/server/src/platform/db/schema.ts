@@ -82,6 +82,51 @@ export interface ConversationMembersTable {
   user_id: string;
   read_seq: number;
   joined_at: number;
+  /** Groups: owner | admin | member. */
+  role: Generated<string>;
+  muted_until: number | null;
+  /** Set when the member left, was removed, or the group was dismissed; the row stays for their history. */
+  left_at: number | null;
+  left_reason: string | null;
+  /** History readable: seq > visible_from_seq and seq <= visible_until_seq (NULL: no upper bound). */
+  visible_from_seq: Generated<number>;
+  visible_until_seq: number | null;
+}
+
+export interface GroupsTable {
+  conversation_id: string;
+  name: string;
+  description: string;
+  avatar: Generated<string>;
+  announcement: string;
+  join_mode: string;
+  member_limit: number;
+  muted_all: Generated<number>;
+  owner_id: string;
+  invite_code: string | null;
+  invite_created_at: number | null;
+  dismissed_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface MessageMentionsTable {
+  conversation_id: string;
+  seq: number;
+  /** A mentioned user, or '*' for @all. */
+  user_id: string;
+}
+
+export interface GroupJoinRequestsTable {
+  id: string;
+  conversation_id: string;
+  user_id: string;
+  inviter_id: string | null;
+  note: Generated<string>;
+  status: string;
+  pending_key: string | null;
+  created_at: number;
+  updated_at: number;
 }
 
 export interface MessagesTable {
@@ -109,4 +154,7 @@ export interface DB {
   conversations: ConversationsTable;
   conversation_members: ConversationMembersTable;
   messages: MessagesTable;
+  groups: GroupsTable;
+  message_mentions: MessageMentionsTable;
+  group_join_requests: GroupJoinRequestsTable;
 }

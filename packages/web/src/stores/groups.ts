@@ -1,0 +1,92 @@
+import { defineStore } from 'pinia';
+import { ref } from 'vue';
+import type { GroupJoinRequest, GroupMember, UpdateGroupRequest } from '@kkchat/protocol';
+import { getClient } from '../sdk';
+import { useConversationsStore } from './conversations';
+
+/**
+ * Group members, join requests and actions. Summaries (name, role, announcement, membership) live in the
+ * conversations store like every conversation; this store refreshes them when a `group.updated` arrives.
+ */
+export const useGroupsStore = defineStore('groups', () => {
+  const members = ref<Record<string, GroupMember[]>>({});
+  const requests = ref<Record<string, GroupJoinRequest[]>>({});
+
+  function reset(): void {
+    members.value = {};
+    requests.value = {};
+  }
+
+  /** Display names of the members we know, for system messages, sender labels and mentions. */
+  function nameOf(conversationId: string, userId: string): string | null {
+    const member = members.value[conversationId]?.find((m) => m.user.id === userId);
+    return member ? member.user.displayName || member.user.username : null;
+  }
+
+  async function loadMembers(conversationId: string): Promise<void> {
+    members.value[conversationId] = await getClient().groups.members(conversationId);
+  }
+
+  async function loadRequests(conversationId: string): Promise<void> {
+    requests.value[conversationId] = await getClient().groups.requests(conversationId);
+  }
+
+  async function refreshSummary(conversationId: string): Promise<void> {
+    const summary = await getClient().conversations.get(conversationId);
+    useConversationsStore().upsertSummary(summary);
+  }
+
+  /** A group changed (or we were added): refetch its summary, and its members when we show them. */
+  async function applyGroupUpdated(conversationId: string): Promise<void> {
+    await refreshSummary(conversationId);
+    const summary = useConversationsStore().summaries[conversationId];
+    if (members.value[conversationId] && summary?.group?.membership === 'active') await loadMembers(conversationId);
+    if (requests.value[conversationId] && summary?.group?.role !== 'member') await loadRequests(conversationId).catch(() => undefined);
+  }
+
+  async function applyGroupRemoved(conversationId: string): Promise<void> {
+    delete members.value[conversationId];
+    delete requests.value[conversationId];
+    await refreshSummary(conversationId);
+  }
+
+  async function create(name: string, memberIds: string[]): Promise<string> {
+    const summary = await getClient().groups.create({ name, memberIds });
+    useConversationsStore().upsertSummary(summary);
+    return summary.id;
+  }
+
+  async function update(conversationId: string, changes: UpdateGroupRequest): Promise<void> {
+    useConversationsStore().upsertSummary(await getClient().groups.update(conversationId, changes));
+  }
+
+  /** Runs a member action, then reloads the member list. */
+  async function act(conversationId: string, action: () => Promise<unknown>): Promise<void> {
+    await action();
+    await loadMembers(conversationId);
+  }
+
+  const client = () => getClient().groups;
+  return {
+    members,
+    requests,
+    reset,
+    nameOf,
+    loadMembers,
+    loadRequests,
+    refreshSummary,
+    applyGroupUpdated,
+    applyGroupRemoved,
+    create,
+    update,
+    invite: (id: string, userIds: string[]) => client().invite(id, userIds).then(async (result) => (await loadMembers(id), result)),
+    remove: (id: string, userId: string) => act(id, () => client().remove(id, userId)),
+    setRole: (id: string, userId: string, role: 'admin' | 'member') => act(id, () => client().setRole(id, userId, role)),
+    mute: (id: string, userId: string, until: number | null) => act(id, () => client().mute(id, userId, until)),
+    transfer: (id: string, userId: string) => act(id, async () => (await client().transfer(id, userId), refreshSummary(id))),
+    leave: async (id: string) => (await client().leave(id), refreshSummary(id)),
+    dismiss: async (id: string) => (await client().dismiss(id), refreshSummary(id)),
+    approve: async (id: string, requestId: string) => (await client().approve(id, requestId), loadRequests(id), loadMembers(id)),
+    reject: async (id: string, requestId: string) => (await client().reject(id, requestId), loadRequests(id)),
+  };
+});
