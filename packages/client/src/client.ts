@@ -14,6 +14,7 @@ import { SyncEngine } from './sync.js';
 import { Outbox, type MentionOptions, type OutboxEntry } from './outbox.js';
 import { createGroupsApi, type GroupsApi } from './groups.js';
 import { Emitter } from './emitter.js';
+import { callEvent, createCallsApi, type CallsApi } from './calls.js';
 import type { ClientEvents, KKChatClientOptions } from './options.js';
 import { newClientMsgId, webSocketUrl } from './util.js';
 import {
@@ -40,6 +41,8 @@ export class KKChatClient {
   readonly users: UsersApi;
   readonly contacts: ContactsApi;
   readonly conversations: ConversationsApi;
+  /** Call signaling (the app owns the media). */
+  readonly calls: CallsApi;
   readonly groups: GroupsApi;
 
   private readonly opts: KKChatClientOptions;
@@ -137,6 +140,7 @@ export class KKChatClient {
     this.users = createUsersApi(this.http, hooks);
     this.contacts = createContactsApi(this.http);
     this.conversations = createConversationsApi(this.http, hooks);
+    this.calls = createCallsApi(this.http, this.realtime, opts.requestTimeoutMs ?? 15_000);
     this.groups = createGroupsApi(this.http);
   }
 
@@ -172,6 +176,11 @@ export class KKChatClient {
     this.closeReason = null;
     this.realtime.start();
     return ready;
+  }
+
+  /** Reconnects at once instead of waiting out the backoff (no-op unless a reconnect is waiting). */
+  reconnectNow(): void {
+    this.realtime.retryNow();
   }
 
   /** Closes the socket and stops reconnecting. Outbox entries stay queued for the next connect(). */
@@ -312,9 +321,12 @@ export class KKChatClient {
         if (frame.user.id === this.userValue?.id) this.userValue = frame.user;
         this.emitter.emit('user.updated', frame.user);
         break;
-      default:
-        // auth.ok, pong, read.ok: handled by the connection.
+      default: {
+        // Call frames become call events; auth.ok, pong, read.ok are handled by the connection.
+        const event = callEvent(frame);
+        if (event) this.emitter.emit(event[0], event[1] as never);
         break;
+      }
     }
   }
 

@@ -94,7 +94,8 @@ export class HttpClient {
 
   /** True when a refresh can be attempted: cookie mode, or a stored refresh token. */
   canRefresh(): boolean {
-    return this.cookieMode || Boolean(this.tokenStore.get()?.refreshToken);
+    if (this.cookieMode) return hasSessionMarker();
+    return Boolean(this.tokenStore.get()?.refreshToken);
   }
 
   /** Adopts a new session or rotated tokens and schedules the proactive refresh. */
@@ -308,4 +309,14 @@ export function errorFromResponse(response: Response, body: unknown): ApiError {
   }
   const code = response.status >= 500 ? (response.status === 503 ? 'SERVICE_UNAVAILABLE' : 'INTERNAL') : `HTTP_${response.status}`;
   return new ApiError(code, `HTTP ${response.status}`, response.status || statusOf(code), { retryAfterMs });
+}
+
+/**
+ * In a browser the server sets a readable `kkchat_session` cookie beside the httpOnly refresh cookie; without
+ * it there is nothing to refresh. Outside a browser (no document) the marker cannot be seen, so assume yes.
+ */
+function hasSessionMarker(): boolean {
+  const doc = (globalThis as { document?: { cookie?: string } }).document;
+  if (!doc || typeof doc.cookie !== 'string') return true;
+  return /(?:^|;\s*)kkchat_session=/.test(doc.cookie);
 }

@@ -100,6 +100,17 @@ export class Realtime {
     void this.open();
   }
 
+  /**
+   * Skips the wait before the next reconnect attempt (a "retry now" button, the browser coming back online).
+   * Does nothing unless a reconnect is waiting.
+   */
+  retryNow(): void {
+    if (!this.wanted || !this.reconnectTimer) return;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    void this.open();
+  }
+
   /** Closes the socket and stops reconnecting; state becomes 'closed'. */
   stop(): void {
     this.wanted = false;

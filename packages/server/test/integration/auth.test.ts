@@ -226,7 +226,23 @@ describe('refresh tokens', () => {
     expect(again.status).toBe(200);
     expect(again.body.refreshToken).toBe('');
     // The cookie's old value has been rotated away.
-    expectError(await refresh(undefined, { cookie: `kkchat_refresh=${value}` }), 401, 'REFRESH_TOKEN_REUSED');
+    const reused = await refresh(undefined, { cookie: `kkchat_refresh=${value}` });
+    expectError(reused, 401, 'REFRESH_TOKEN_REUSED');
+    // A failed refresh clears both cookies, so the web app stops trying.
+    expect(reused.headers.getSetCookie().some((c) => /^kkchat_session=;/.test(c))).toBe(true);
+  });
+
+  it('sets a readable session marker (no secret) beside the refresh cookie, and logout clears it', async () => {
+    const user = await registerUser(server.url, 'marker');
+    const res = await login(server, user.user.username, user.password);
+    const marker = res.headers.getSetCookie().find((c) => c.startsWith('kkchat_session='));
+    expect(marker).toMatch(/^kkchat_session=1;/);
+    expect(marker).not.toMatch(/HttpOnly/i);
+    expect(marker).toMatch(/;\s*Path=\/(;|$)/);
+    expect(marker).toMatch(/;\s*SameSite=Strict/i);
+    const out = await api(server.url, 'POST', '/auth/logout', { token: res.body.accessToken });
+    expect(out.status).toBe(204);
+    expect(out.headers.getSetCookie().some((c) => /^kkchat_session=;/.test(c))).toBe(true);
   });
 });
 

@@ -18,6 +18,11 @@ export function useFormErrors() {
     countdown = null;
   }
 
+  /** Shows a message found by a local check under one field. */
+  function setField(field: string, message: string): void {
+    fields.value = { ...fields.value, [field]: message };
+  }
+
   function clear(): void {
     fields.value = {};
     formError.value = '';
@@ -25,10 +30,14 @@ export function useFormErrors() {
 
   /** Shows an error from the SDK: field messages under their inputs, the rest at the top of the form. */
   function show(error: unknown): void {
-    fields.value = fieldErrors(error);
+    const raw = fieldErrors(error);
+    const message = errorMessage(error, t, te);
+    // A specific code (USERNAME_TAKEN, CURRENT_PASSWORD_INCORRECT) is shown translated under the field it
+    // names, once; only generic validation keeps the server's per-field wording.
+    const specific = isErrorLike(error) && error.code !== 'VALIDATION_FAILED';
+    fields.value = specific ? Object.fromEntries(Object.keys(raw).map((field) => [field, message])) : raw;
     const hasFieldErrors = Object.keys(fields.value).length > 0;
-    formError.value =
-      hasFieldErrors && isErrorLike(error) && error.code === 'VALIDATION_FAILED' ? '' : errorMessage(error, t, te);
+    formError.value = hasFieldErrors ? '' : message;
     const seconds = retryAfterSeconds(error);
     if (seconds !== null) {
       stopCountdown();
@@ -43,5 +52,5 @@ export function useFormErrors() {
   const waiting = computed(() => retryIn.value > 0);
   onBeforeUnmount(stopCountdown);
 
-  return { fields, formError, retryIn, waiting, clear, show };
+  return { fields, formError, retryIn, waiting, clear, show, setField };
 }

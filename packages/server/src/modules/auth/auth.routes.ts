@@ -23,18 +23,25 @@ function clientInfo(request: FastifyRequest, deviceName?: string): ClientInfo {
   return { ip: request.ip, userAgent: request.headers['user-agent'] ?? '', deviceName };
 }
 
+/**
+ * A readable marker beside the httpOnly refresh cookie. It holds no secret; it only lets the web app skip the
+ * refresh call (and its 401) when nobody is signed in on this browser.
+ */
+export const SESSION_MARKER_COOKIE = 'kkchat_session';
+
 function setRefreshCookie(request: FastifyRequest, reply: FastifyReply, result: AuthResult): void {
-  reply.setCookie(REFRESH_COOKIE, result.refreshToken, {
-    httpOnly: true,
-    sameSite: 'strict',
+  const common = {
+    sameSite: 'strict' as const,
     secure: request.protocol === 'https',
-    path: COOKIE_PATH,
     expires: new Date(result.refreshTokenExpiresAt),
-  });
+  };
+  reply.setCookie(REFRESH_COOKIE, result.refreshToken, { ...common, httpOnly: true, path: COOKIE_PATH });
+  reply.setCookie(SESSION_MARKER_COOKIE, '1', { ...common, httpOnly: false, path: '/' });
 }
 
 function clearRefreshCookie(reply: FastifyReply): void {
   reply.clearCookie(REFRESH_COOKIE, { path: COOKIE_PATH });
+  reply.clearCookie(SESSION_MARKER_COOKIE, { path: '/' });
 }
 
 /** Routes that work without an access token. */
