@@ -163,9 +163,24 @@ else
 fi
 
 # --- Build ----------------------------------------------------------------------------------------
-step "Building (npm run build)"
-run_logged build "the TypeScript or web build failed; the errors are in the log above ('npm run build' reproduces it)" \
-  npm run build
+# tsc -b is incremental by itself. The web build takes longer, so it is skipped when its output is newer than
+# every source it is built from (the server restarts in a second or two instead of rebuilding each time).
+web_up_to_date() {
+  local out=packages/web/dist/index.html
+  [ -f "$out" ] || return 1
+  [ -z "$(find packages/web packages/client/src packages/protocol/src package-lock.json \
+    -path packages/web/dist -prune -o -path '*/node_modules' -prune -o -type f -newer "$out" -print -quit)" ]
+}
+
+step "Building"
+run_logged build-ts "the TypeScript build failed; the errors are in the log above ('npx tsc -b packages/server packages/client' reproduces it)" \
+  npx --no-install tsc -b packages/server packages/client
+if web_up_to_date; then
+  note "web app is up to date"
+else
+  run_logged build-web "the web build failed; the errors are in the log above ('npm run build -w @kkchat/web' reproduces it)" \
+    npm run build -w @kkchat/web
+fi
 note "built packages/server/dist and the web app"
 
 step "Setup done"
