@@ -37,7 +37,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           environment: 'node',
-          include: ['packages/server/test/**/*.test.ts', 'packages/client/test/**/*.test.ts'],
+          include: ['packages/server/test/**/*.test.ts', 'packages/client/test/**/*.test.ts', 'bench/**/*.test.ts'],
           testTimeout: 30_000,
           hookTimeout: 30_000,
         },

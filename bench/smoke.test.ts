@@ -1,0 +1,57 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runBench } from './src/run.js';
+
+/**
+ * Keeps the benchmark harness from rotting: every scenario at toy size (a few clients, sub-second steps) against
+ * the built server and both relays. It checks that the harness runs and reports, never a performance number.
+ */
+describe('bench harness (toy sizes)', () => {
+  const outDir = mkdtempSync(join(tmpdir(), 'kkchat-bench-smoke-'));
+  afterAll(() => rmSync(outDir, { recursive: true, force: true }));
+
+  it('runs every scenario against KKChat and both baselines and writes JSON, Markdown and SVG', async () => {
+    const lines: string[] = [];
+    const { results, file, markdown } = await runBench({
+      scenarios: ['idle', 'throughput', 'fanout', 'storm', 'http'],
+      targets: ['kkchat', 'ws', 'sio'],
+      users: 0,
+      idleConnections: 12,
+      pairs: 4,
+      stormClients: 8,
+      stormMessages: 2,
+      stepMs: 400,
+      httpMs: 400,
+      historyMessages: 5,
+      workers: 1,
+      heartbeatMs: 300,
+      synchronous: ['NORMAL'],
+      maxSteps: 2,
+      startRate: 50,
+      outDir,
+      log: (line) => lines.push(line),
+    });
+    expect(results.map((r) => r.name)).toEqual(['idle', 'throughput', 'fanout', 'storm', 'http']);
+    const byName = Object.fromEntries(results.map((r) => [r.name, r]));
+    const row = (scenario: string, metric: string) => byName[scenario].rows.find((r) => r.metric.startsWith(metric))!;
+
+    expect(row('idle', 'connected')).toMatchObject({ kkchat: 12, ws: 12, sio: 12 });
+    for (const t of ['kkchat', 'ws', 'sio'] as const) expect(row('throughput', 'max acked and delivered')[t]).toBeGreaterThan(0);
+    // The storm's proof: nothing missing, nothing twice.
+    expect(row('storm', 'missing after catch-up').kkchat).toBe(0);
+    expect(row('storm', 'delivered twice').kkchat).toBe(0);
+    expect(row('storm', 'messages sent while').kkchat).toBe(8);
+    expect(row('http', 'history pages').kkchat).toBeGreaterThan(0);
+    expect(row('http', 'logins').kkchat).toBeGreaterThan(0);
+    if (byName.fanout.skipped) expect(byName.fanout.skipped).toMatch(/^skipped: groups/);
+
+    expect(existsSync(file)).toBe(true);
+    expect(JSON.parse(readFileSync(file, 'utf8')).results).toHaveLength(5);
+    expect(markdown).toContain('| metric | KKChat | bare ws relay | Socket.IO relay |');
+    const svg = readFileSync(join(file, '..', 'throughput.svg'), 'utf8');
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(lines.some((l) => l.includes('== scenario: storm'))).toBe(true);
+  }, 240_000);
+});

@@ -1,0 +1,114 @@
+/**
+ * npm run bench [-- options]
+ *
+ * Starts the built KKChat server (embedded mode, temporary data directory) and the two baseline relays as
+ * separate processes, drives them from forked load-generator processes, and writes JSON, Markdown and SVG
+ * under bench/results/<timestamp>/. See docs/benchmarks.md.
+ */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ALL_SCENARIOS, runBench, type BenchOptions, type Scenario } from './run.js';
+import { REPO, type Target } from './procs.js';
+
+const HELP = `KKChat benchmark: KKChat beside a bare ws relay and a Socket.IO relay, same machine, same run.
+
+Usage: npm run bench -- [options]
+
+  --scenarios=a,b    idle,throughput,fanout,storm,http (default: all)
+  --targets=a,b      kkchat,ws,sio (default: all)
+  --full             the big sizes (19,000 idle sockets, 2,000 pairs, 10,000-client storm); takes ~15+ min
+  --idle=N           idle sockets (quick 2000, full 19000; one process holds at most ~19,800)
+  --pairs=N          one-to-one pairs (quick 400, full 2000)
+  --storm=N          reconnect-storm clients (quick 500, full 10000)
+  --users=N          users seeded for KKChat (default: what the scenarios need)
+  --step=MS          duration of each rate step (quick 2000, full 5000)
+  --start-rate=N     first offered rate in msg/s (default 200, then ×1.6 per step)
+  --max-steps=N      at most this many rising steps (default 12)
+  --http=MS          duration of each HTTP load (quick 3000, full 10000)
+  --workers=N        load-generator processes (default 2)
+  --heartbeat=MS     heartbeat interval for every server (default 5000, so the idle CPU window is short)
+  --sync=FULL,NORMAL KKCHAT_SQLITE_SYNCHRONOUS values for the throughput scenario (default both)
+  --out=DIR          results directory (default bench/results)
+`;
+
+function list<T extends string>(value: string | undefined, allowed: readonly T[], fallback: T[]): T[] {
+  if (!value) return fallback;
+  const items = value.split(',').map((s) => s.trim()).filter(Boolean) as T[];
+  for (const item of items) if (!allowed.includes(item)) throw new Error(`unknown value "${item}" (allowed: ${allowed.join(', ')})`);
+  return items;
+}
+
+export function parseOptions(argv: string[]): BenchOptions | null {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      full: { type: 'boolean' },
+      scenarios: { type: 'string' },
+      targets: { type: 'string' },
+      idle: { type: 'string' },
+      pairs: { type: 'string' },
+      storm: { type: 'string' },
+      users: { type: 'string' },
+      step: { type: 'string' },
+      'start-rate': { type: 'string' },
+      'max-steps': { type: 'string' },
+      http: { type: 'string' },
+      workers: { type: 'string' },
+      heartbeat: { type: 'string' },
+      sync: { type: 'string' },
+      out: { type: 'string' },
+    },
+  });
+  if (values.help) return null;
+  const full = values.full ?? false;
+  const num = (v: string | undefined, quick: number, big: number) => {
+    if (v === undefined) return full ? big : quick;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`not a number: ${v}`);
+    return n;
+  };
+  const idleConnections = num(values.idle, 2000, 19_000);
+  if (idleConnections > 19_000) throw new Error('--idle above 19000: one process cannot hold more sockets here (open-file limit 20,000); the report extrapolates to 50,000');
+  const pairs = num(values.pairs, 400, 2000);
+  const stormClients = num(values.storm, 500, 10_000);
+  return {
+    scenarios: list<Scenario>(values.scenarios, ALL_SCENARIOS, ALL_SCENARIOS),
+    targets: list<Target>(values.targets, ['kkchat', 'ws', 'sio'], ['kkchat', 'ws', 'sio']),
+    users: num(values.users, 0, 0),
+    idleConnections,
+    pairs,
+    stormClients,
+    stormMessages: 4,
+    stepMs: num(values.step, 2000, 5000),
+    httpMs: num(values.http, 3000, 10_000),
+    historyMessages: full ? 200 : 100,
+    workers: Math.max(1, num(values.workers, 2, 2)),
+    heartbeatMs: num(values.heartbeat, 5000, 5000),
+    synchronous: list<'FULL' | 'NORMAL'>(values.sync, ['FULL', 'NORMAL'], ['FULL', 'NORMAL']),
+    maxSteps: num(values['max-steps'], 12, 16),
+    startRate: num(values['start-rate'], 200, 200),
+    outDir: resolve(values.out ?? resolve(REPO, 'bench/results')),
+    log: (line) => process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`),
+  };
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  if (!opts) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const { log: _log, ...shown } = opts;
+  opts.log(`bench: ${JSON.stringify(shown)}`);
+  const { markdown } = await runBench(opts);
+  process.stdout.write('\n' + markdown + '\n');
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  },
+);
