@@ -209,6 +209,7 @@ export default {
     members: 'Members',
     someoneTyping: 'Someone is typing…',
     you: 'You',
+    youObject: 'you',
     someone: 'Someone',
     everyone: 'everyone',
     roles: { owner: 'Owner', admin: 'Admin', member: 'Member' },

@@ -211,6 +211,7 @@ const zhCN: typeof en = {
     members: '成员',
     someoneTyping: '有人正在输入…',
     you: '你',
+    youObject: '你',
     someone: '某人',
     everyone: '所有人',
     roles: { owner: '群主', admin: '管理员', member: '成员' },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mentionSegments, systemText } from './groups';
+import { mentionSegments, mentionsIn, systemText } from './groups';
 
 describe('mentionSegments', () => {
   it('splits known @names out of the text, longest name first', () => {
@@ -33,5 +33,18 @@ describe('systemText', () => {
     );
     expect(systemText({ type: 'member_joined', actorId: 'm', userIds: ['m'] }, nameOf, t)).toContain('member_joined_self');
     expect(systemText({ type: 'role_changed', actorId: 'o', userIds: ['m'], role: 'admin' }, nameOf, t)).toContain('role_admin');
+  });
+});
+
+describe('mentionsIn', () => {
+  const members = [
+    { user: { id: 'a', displayName: 'Ann Lee', username: 'ann' } },
+    { user: { id: 'b', displayName: '', username: 'bob' } },
+    { user: { id: 'me', displayName: 'Me', username: 'me' } },
+  ];
+  it('finds members named with @, never the sender, and @all only when allowed', () => {
+    expect(mentionsIn('hi @Ann Lee and @bob, @Me', members, 'me', false)).toEqual({ mentions: ['a', 'b'] });
+    expect(mentionsIn('@all meeting', members, 'me', false)).toEqual({});
+    expect(mentionsIn('@all meeting', members, 'me', true)).toEqual({ mentionAll: true });
   });
 });

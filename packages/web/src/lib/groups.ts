@@ -6,9 +6,10 @@ type Translate = (key: string, values?: Record<string, unknown>) => string;
  * The line a system message shows in the timeline. Names come from `nameOf` (members we know) and are
  * interpolated as text by vue-i18n, never as HTML (BR-27).
  */
-export function systemText(event: SystemEvent, nameOf: (userId: string) => string, t: Translate): string {
+export function systemText(event: SystemEvent, nameOf: (userId: string) => string, t: Translate, myId = ''): string {
   const actor = nameOf(event.actorId);
-  const users = (event.userIds ?? []).map(nameOf).join(', ');
+  // "You" starts a line; further in, the viewer is "you".
+  const users = (event.userIds ?? []).map((id) => (id === myId ? t('groups.youObject') : nameOf(id))).join(', ');
   const values = { actor, users, value: event.value ?? '' };
   switch (event.type) {
     case 'member_joined':
@@ -62,4 +63,24 @@ export interface GroupView {
   nameOf(userId: string): string;
   mentionNames: readonly string[];
   systemLine(message: Extract<Message, { kind: 'system' }>): string;
+}
+
+/**
+ * The mentions of a group message from its text: members whose `@name` appears (not the sender), and `@all`
+ * when the sender may use it (the server checks again and drops ids that are not members).
+ */
+export function mentionsIn(
+  text: string,
+  members: readonly { user: { id: string; displayName: string; username: string } }[],
+  myId: string,
+  mayMentionAll: boolean,
+): { mentions?: string[]; mentionAll?: boolean } {
+  const names = members.filter((m) => m.user.id !== myId).map((m) => ({ id: m.user.id, name: m.user.displayName || m.user.username }));
+  const mentioned = new Set<string>();
+  for (const segment of mentionSegments(text, names.map((n) => n.name))) {
+    if (!segment.mention) continue;
+    for (const n of names) if (`@${n.name}` === segment.text) mentioned.add(n.id);
+  }
+  const mentionAll = mayMentionAll && /(^|\s)@all\b/i.test(text);
+  return { ...(mentioned.size > 0 ? { mentions: [...mentioned] } : {}), ...(mentionAll ? { mentionAll: true } : {}) };
 }

@@ -32,6 +32,7 @@ export function createAppRouter(history: RouterHistory = createWebHistory()): Ro
             props: true,
           },
           { path: 'settings', name: 'settings', component: () => import('../views/SettingsView.vue') },
+          { path: 'join/:code', name: 'join', component: () => import('../views/JoinGroupView.vue'), props: true },
         ],
       },
       { path: '/:pathMatch(.*)*', redirect: '/' },

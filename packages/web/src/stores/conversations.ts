@@ -2,6 +2,7 @@ import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
 import { LIMITS, type ConversationSummary, type Message, type UserPublic } from '@kkchat/protocol';
 import { getClient, type OutboxEntry } from '../sdk';
+import type { MentionOptions } from '@kkchat/client';
 import { mergeMessages } from '../lib/messages';
 
 /** How long "… is typing" stays up after the last typing event. */
@@ -221,8 +222,8 @@ export const useConversationsStore = defineStore('conversations', () => {
   }
 
   // ---- sending ----
-  function send(conversationId: string, text: string): OutboxEntry {
-    const entry = getClient().sendText(conversationId, text);
+  function send(conversationId: string, text: string, mentions: MentionOptions = {}): OutboxEntry {
+    const entry = getClient().sendText(conversationId, text, mentions);
     applyOutbox(entry);
     return entry;
   }

@@ -11,20 +11,25 @@ import { useConversationsStore } from './conversations';
 export const useGroupsStore = defineStore('groups', () => {
   const members = ref<Record<string, GroupMember[]>>({});
   const requests = ref<Record<string, GroupJoinRequest[]>>({});
+  /** Every name seen per group, kept after a member leaves so their old messages still show who wrote them. */
+  const knownNames = ref<Record<string, Record<string, string>>>({});
 
   function reset(): void {
     members.value = {};
     requests.value = {};
+    knownNames.value = {};
   }
 
   /** Display names of the members we know, for system messages, sender labels and mentions. */
   function nameOf(conversationId: string, userId: string): string | null {
-    const member = members.value[conversationId]?.find((m) => m.user.id === userId);
-    return member ? member.user.displayName || member.user.username : null;
+    return knownNames.value[conversationId]?.[userId] ?? null;
   }
 
   async function loadMembers(conversationId: string): Promise<void> {
-    members.value[conversationId] = await getClient().groups.members(conversationId);
+    const list = await getClient().groups.members(conversationId);
+    members.value[conversationId] = list;
+    const names = (knownNames.value[conversationId] ??= {});
+    for (const member of list) names[member.user.id] = member.user.displayName || member.user.username;
   }
 
   async function loadRequests(conversationId: string): Promise<void> {
@@ -45,7 +50,7 @@ export const useGroupsStore = defineStore('groups', () => {
   }
 
   async function applyGroupRemoved(conversationId: string): Promise<void> {
-    delete members.value[conversationId];
+    // The member list stays (as it was) so the read-only history keeps showing names.
     delete requests.value[conversationId];
     await refreshSummary(conversationId);
   }

@@ -1,0 +1,116 @@
+/**
+ * Three people in three browsers: the owner creates a group from friends, everyone chats live, a mention is
+ * highlighted for the member it names, and a removed member sees the group turn read-only and stops receiving.
+ * Screenshots land in /tmp/kkchat-shots (groups-*.png).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { befriend, registerUser } from '../../packages/server/test/support/raw-client';
+import { startServerProcess, type ServerProcess } from '../../packages/server/test/support/server-process';
+import { DESKTOP, bubble, ensureBuilt, launchBrowser, login, newUser, shot } from './support';
+
+const GROUP = 'Climbers';
+
+describe('a group chat in three browsers', () => {
+  let server: ServerProcess;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+  const pageErrors: string[][] = [];
+  let owner: Page;
+  let max: Page;
+  let kim: Page;
+  let names: { owner: string; max: string; kim: string };
+  let maxName: string;
+
+  beforeAll(async () => {
+    ensureBuilt();
+    server = await startServerProcess();
+    browser = await launchBrowser();
+    const [o, m, k] = [await registerUser(server.url, 'olga'), await registerUser(server.url, 'max'), await registerUser(server.url, 'kim')];
+    await befriend(server.url, o, m);
+    await befriend(server.url, o, k);
+    names = { owner: o.user.username, max: m.user.username, kim: k.user.username };
+    maxName = m.user.displayName || m.user.username;
+    const pages: Page[] = [];
+    for (const user of [o, m, k]) {
+      const session = await newUser(browser, DESKTOP);
+      contexts.push(session.context);
+      pageErrors.push(session.pageErrors);
+      await login(session.page, server.url, user.user.username, user.password);
+      pages.push(session.page);
+    }
+    [owner, max, kim] = pages as [Page, Page, Page];
+  });
+
+  afterAll(async () => {
+    for (const context of contexts) await context.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
+    await server?.stop();
+  });
+
+  it('the owner creates a group from friends; the members see it appear live', async () => {
+    await owner.getByTestId('new-group').click();
+    await owner.getByTestId('create-group-name').fill(GROUP);
+    await owner.getByTestId(`create-group-pick-${names.max}`).check();
+    await owner.getByTestId(`create-group-pick-${names.kim}`).check();
+    await shot(owner, 'groups-create-dialog');
+    await owner.getByTestId('create-group-submit').click();
+    await owner.getByTestId('group-name').waitFor();
+    expect(await owner.getByTestId('group-name').textContent()).toBe(GROUP);
+    await owner.getByTestId('system-message').first().waitFor();
+    for (const page of [max, kim]) {
+      await page.getByTestId(`conversation-group-${GROUP}`).click();
+      await page.getByTestId('group-name').waitFor();
+    }
+  });
+
+  it('messages reach every member live, with sender names; a mention is highlighted for its member', async () => {
+    await owner.getByTestId('composer-input').fill('Hello climbers');
+    await owner.getByTestId('composer-send').click();
+    for (const page of [max, kim]) await bubble(page, 'Hello climbers').waitFor();
+    await kim.getByTestId('composer-input').fill(`@${maxName} are you in on Saturday?`);
+    await kim.getByTestId('composer-send').click();
+    await bubble(max, 'Saturday').waitFor();
+    await bubble(owner, 'Saturday').waitFor();
+    // The mention is its own highlighted span, and the bubble is marked for Max only.
+    expect(await bubble(max, 'Saturday').getByTestId('mention').textContent()).toBe(`@${maxName}`);
+    expect(await bubble(max, 'Saturday').getAttribute('class')).toContain('mentioned');
+    expect(await bubble(owner, 'Saturday').getAttribute('class')).not.toContain('mentioned');
+    expect(await max.getByTestId('message-sender').allTextContents()).toContain(names.kim);
+    await max.getByTestId('composer-input').fill('Count me in');
+    await max.getByTestId('composer-send').click();
+    for (const page of [owner, kim]) await bubble(page, 'Count me in').waitFor();
+    await shot(max, 'groups-chat-mention');
+  });
+
+  it('the owner sets an announcement shown in every header', async () => {
+    await owner.getByTestId('group-panel-toggle').click();
+    await owner.getByTestId('group-settings-announcement').fill('Meet at the gym, 9:00');
+    await owner.getByTestId('group-settings-save').click();
+    for (const page of [owner, max, kim]) {
+      await page.getByTestId('group-announcement').filter({ hasText: 'Meet at the gym' }).waitFor();
+    }
+    await shot(owner, 'groups-owner-panel');
+  });
+
+  it('a removed member sees the group turn read-only and receives nothing more', async () => {
+    await owner.getByTestId(`remove-${names.kim}`).click();
+    await owner.getByTestId('confirm-ok').click();
+    await kim.getByTestId('group-read-only').waitFor();
+    await owner.getByTestId(`group-member-${names.kim}`).waitFor({ state: 'detached' });
+    await owner.getByTestId('composer-input').fill('After Kim left');
+    await owner.getByTestId('composer-send').click();
+    await bubble(max, 'After Kim left').waitFor();
+    // Give a stray push time to arrive before checking that none did.
+    await kim.waitForTimeout(1000);
+    expect(await bubble(kim, 'After Kim left').count()).toBe(0);
+    expect(await bubble(kim, 'Count me in').count()).toBe(1);
+    expect(await kim.getByTestId('composer-input').count()).toBe(0);
+    await shot(kim, 'groups-removed-read-only');
+    await shot(max, 'groups-member-after-removal');
+  });
+
+  it('had no uncaught errors on any page', () => {
+    for (const errors of pageErrors) expect(errors).toEqual([]);
+  });
+});
