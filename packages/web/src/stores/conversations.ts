@@ -89,6 +89,7 @@ export const useConversationsStore = defineStore('conversations', () => {
     if (newest <= summary.readSeq && summary.unreadCount === 0) return;
     summary.readSeq = Math.max(summary.readSeq, newest);
     summary.unreadCount = 0;
+    if (summary.mentionCount) summary.mentionCount = 0;
     try {
       await getClient().conversations.markRead(conversationId, summary.readSeq);
     } catch {
@@ -123,7 +124,14 @@ export const useConversationsStore = defineStore('conversations', () => {
     clearTyping(conversationId);
     if (message.seq <= summary.readSeq) return;
     if (isWatching(conversationId)) void markReadIfWatching(conversationId);
-    else if (isNew) summary.unreadCount += 1;
+    else if (isNew) {
+      summary.unreadCount += 1;
+      // A group message naming me (or everyone) also counts as a mention.
+      const me = myId();
+      if (message.kind === 'text' && (message.mentionAll || (me !== undefined && message.mentions?.includes(me)))) {
+        summary.mentionCount = (summary.mentionCount ?? 0) + 1;
+      }
+    }
   }
 
   /** A read cursor moved: mine on another device, or the peer's (read receipts). */

@@ -1,7 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
-  cleanDisplayName,
-  codePointLength,
   LIMITS,
   type AddGroupMembersResponse,
   type ConversationSummary,
@@ -27,7 +25,8 @@ import { toUserPublic } from '../users/users.mapper.js';
 import type { UserRepository } from '../users/users.repository.js';
 import type { GroupMembershipCache, GroupState } from './groups.cache.js';
 import { checkActiveMember, checkAllowed, checkOutranks, checkTarget } from './groups.policy.js';
-import type { GroupRepository, GroupRow } from './groups.repository.js';
+import { checkName, checkText, settingsChanges } from './groups.settings.js';
+import type { GroupRepository } from './groups.repository.js';
 
 type Change = { event: SystemEvent; within?: WithinStore; alsoTo?: string[] };
 
@@ -85,42 +84,11 @@ export class GroupService {
     await this.commit(conversationId, actor.userId, async (state) => {
       const me = checkActiveMember(state, actor.userId);
       const group = (await this.repo.findGroup(conversationId))!;
-      const changes: Partial<GroupRow> = {};
-      const events: SystemEvent[] = [];
-      const base = { actorId: actor.userId };
-      if (input.name !== undefined && checkName(input.name) !== group.name) {
-        changes.name = checkName(input.name);
-        events.push({ ...base, type: 'name_changed', value: changes.name });
-      }
-      if (input.description !== undefined && input.description !== group.description) {
-        changes.description = checkText(input.description, LIMITS.groupDescriptionMax);
-        events.push({ ...base, type: 'description_changed', value: changes.description });
-      }
-      if (input.avatar !== undefined && input.avatar !== group.avatar) {
-        changes.avatar = input.avatar;
-        events.push({ ...base, type: 'avatar_changed', value: input.avatar });
-      }
-      if (input.announcement !== undefined && input.announcement !== group.announcement) {
-        changes.announcement = checkText(input.announcement, LIMITS.groupAnnouncementMax);
-        events.push({ ...base, type: 'announcement_changed', value: changes.announcement });
-      }
-      if (input.joinMode !== undefined && input.joinMode !== group.join_mode) {
-        changes.join_mode = input.joinMode;
-        events.push({ ...base, type: 'join_mode_changed', joinMode: input.joinMode });
-      }
-      if (input.mutedAll !== undefined && input.mutedAll !== (Number(group.muted_all) === 1)) {
-        checkAllowed(me, 'mute_all');
-        changes.muted_all = input.mutedAll ? 1 : 0;
-        events.push({ ...base, type: 'muted_all_changed', mutedAll: input.mutedAll });
-      }
-      if (events.length > 0) checkAllowed(me, 'update_settings');
-      if (input.memberLimit !== undefined && input.memberLimit !== Number(group.member_limit)) {
-        checkAllowed(me, 'set_member_limit');
-        if (input.memberLimit > this.platform.config.groups.memberLimit || input.memberLimit < state!.members.size) {
-          throw new AppError('VALIDATION_FAILED', { fields: [{ field: 'memberLimit', message: 'between the member count and the server limit' }] });
-        }
-        changes.member_limit = input.memberLimit;
-      }
+      const { changes, events } = settingsChanges(group, input, me, {
+        actorId: actor.userId,
+        memberCount: state!.members.size,
+        serverLimit: this.platform.config.groups.memberLimit,
+      });
       if (events.length === 0 && changes.member_limit === undefined) return null;
       const now = this.platform.now();
       if (events.length === 0) {
@@ -443,17 +411,4 @@ export class GroupService {
     checkCanInteract(await this.contacts.blockState(actorId, userId));
     if (!(await this.contacts.findFriendship(actorId, userId))) throw new AppError('NOT_FRIENDS');
   }
-}
-
-function checkName(raw: string): string {
-  const name = cleanDisplayName(raw);
-  if (!name || codePointLength(name) > LIMITS.groupNameMax) {
-    throw new AppError('VALIDATION_FAILED', { fields: [{ field: 'name', message: `1 to ${LIMITS.groupNameMax} visible characters` }] });
-  }
-  return name;
-}
-
-function checkText(raw: string, max: number): string {
-  if (codePointLength(raw) > max) throw new AppError('VALIDATION_FAILED', { fields: [{ field: 'text', message: `at most ${max} characters` }] });
-  return raw;
 }
