@@ -42,6 +42,27 @@ export function launchBrowser(): Promise<Browser> {
   });
 }
 
+/**
+ * A browser for call tests: Chromium's fake camera and microphone, permission prompts auto-accepted, and
+ * peer connections allowed on loopback. The WebRTC IP-handling flag is left out (it would forbid the UDP a call
+ * needs); the pages instead set `window.__kkchatIceFilter = 'loopback'`, so only 127.0.0.1 candidates are
+ * offered and accepted and the media never leaves this machine.
+ */
+export function launchCallBrowser(): Promise<Browser> {
+  mkdirSync(SHOTS_DIR, { recursive: true });
+  return chromium.launch({
+    executablePath: process.env.KKCHAT_CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      ...CHROMIUM_ARGS.filter((arg) => !arg.startsWith('--force-webrtc-ip-handling-policy')),
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
+      '--allow-loopback-in-peer-connection',
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+}
+
 export interface Viewport {
   width: number;
   height: number;

@@ -1,4 +1,5 @@
 export { KKChatClient } from './client.js';
+export type { CallsApi, CallEvents } from './calls.js';
 export type { KKChatClientOptions, ClientEvents } from './options.js';
 export { ApiError, CLIENT_ERROR_CODES, PERMANENT_SEND_ERRORS, type ClientErrorCode } from './errors.js';
 export { HttpClient, MemoryTokenStore, type TokenStore, type HttpClientOptions } from './http.js';

@@ -1,5 +1,6 @@
 import type { Contact, ConversationSummary, FriendRequest, Message, UserPublic } from '@kkchat/protocol';
 import type { ApiError } from './errors.js';
+import type { CallEvents } from './calls.js';
 import type { BackoffOptions } from './backoff.js';
 import type { TokenStore } from './http.js';
 import type { ConnectionState, WebSocketCtor } from './realtime.js';
@@ -34,7 +35,7 @@ export interface KKChatClientOptions {
 }
 
 /** Events of KKChatClient, by name, with their payloads. */
-export interface ClientEvents {
+export interface ClientEvents extends CallEvents {
   state: ConnectionState;
   /** Each (conversationId, seq) exactly once, in seq order per conversation. */
   message: Message;

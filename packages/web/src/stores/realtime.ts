@@ -1,4 +1,5 @@
 import type { KKChatClient } from '../sdk';
+import { useCallStore } from './call';
 import { useContactsStore } from './contacts';
 import { useConversationsStore } from './conversations';
 import { useGroupsStore } from './groups';
@@ -54,6 +55,8 @@ export function bindRealtime(client: KKChatClient): () => void {
     client.on('session.revoked', () => session.clear('auth.sessionRevoked')),
     client.on('auth.expired', () => session.clear('auth.signedOut')),
   ];
+  // Calls have their own store (stores/call.ts), which owns the media of a call.
+  subscriptions.push(useCallStore().bind(client));
   return () => {
     for (const unsubscribe of subscriptions) unsubscribe();
   };
