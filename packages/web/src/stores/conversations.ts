@@ -28,6 +28,8 @@ export const useConversationsStore = defineStore('conversations', () => {
   const paging = ref<Record<string, Paging>>({});
   const outbox = ref<Record<string, OutboxEntry[]>>({});
   const typingUntil = ref<Record<string, number>>({});
+  /** Who typed last in each conversation (a group shows their name). */
+  const typingUser = ref<Record<string, string>>({});
   /** Where the "New messages" divider goes: the first unread seq when the chat was opened. */
   const unreadFrom = ref<Record<string, number>>({});
   /** The conversation shown in the chat pane, and whether the page is visible to the user. */
@@ -157,6 +159,7 @@ export const useConversationsStore = defineStore('conversations', () => {
     if (event.userId === myId()) return;
     const { conversationId } = event;
     typingUntil.value[conversationId] = Date.now() + TYPING_VISIBLE_MS;
+    typingUser.value[conversationId] = event.userId;
     clearTimeout(typingTimers.get(conversationId));
     typingTimers.set(conversationId, setTimeout(() => clearTyping(conversationId), TYPING_VISIBLE_MS));
   }
@@ -253,6 +256,7 @@ export const useConversationsStore = defineStore('conversations', () => {
     paging,
     outbox,
     typingUntil,
+    typingUser,
     unreadFrom,
     activeId,
     pageVisible,
