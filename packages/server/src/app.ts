@@ -57,7 +57,12 @@ export interface BuildOptions {
 /** Composes the whole program without listening; `main.ts` and the tests both start here. */
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<KKChatApp> {
   const log = options.logger ?? pino({ level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] });
-  const db = await openDatabase({ url: config.databaseUrl, sqliteSynchronous: config.sqliteSynchronous });
+  const db = await openDatabase({
+    url: config.databaseUrl,
+    poolSize: config.databasePoolSize,
+    sqliteSynchronous: config.sqliteSynchronous,
+    onPoolError: (error) => log.warn({ err: error }, 'database connection error'),
+  });
   const now = options.now ?? Date.now;
   const limiter = new MemoryRateLimiter(now);
   const platform: Platform = {

@@ -18,7 +18,11 @@ const EnvSchema = z.object({
   KKCHAT_HOST: z.string().min(1).default('0.0.0.0'),
   KKCHAT_PORT: int(0, 65535).default(8080),
   KKCHAT_DATA_DIR: z.string().min(1).default('./data'),
-  KKCHAT_DATABASE_URL: z.string().optional(),
+  KKCHAT_DATABASE_URL: z
+    .string()
+    .regex(/^(sqlite:|postgres:\/\/|postgresql:\/\/|mysql:\/\/|mariadb:\/\/)/, 'sqlite:<path>, postgres://… or mysql://…')
+    .optional(),
+  KKCHAT_DATABASE_POOL_SIZE: int(1, 1000).default(10),
   KKCHAT_SQLITE_SYNCHRONOUS: z.enum(['FULL', 'NORMAL']).default('FULL'),
   KKCHAT_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   KKCHAT_ACCESS_TOKEN_TTL_SEC: int(30, 24 * 3600).default(900),
@@ -52,6 +56,8 @@ export interface Config {
   port: number;
   dataDir: string;
   databaseUrl: string;
+  /** Pooled connections per process (PostgreSQL, MySQL). */
+  databasePoolSize: number;
   sqliteSynchronous: 'FULL' | 'NORMAL';
   jwtSecret: string;
   accessTokenTtlMs: number;
@@ -118,6 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     port,
     dataDir,
     databaseUrl: e.KKCHAT_DATABASE_URL ?? `sqlite:${join(dataDir, 'kkchat.db')}`,
+    databasePoolSize: e.KKCHAT_DATABASE_POOL_SIZE,
     sqliteSynchronous: e.KKCHAT_SQLITE_SYNCHRONOUS,
     jwtSecret: e.KKCHAT_JWT_SECRET ?? '',
     accessTokenTtlMs: e.KKCHAT_ACCESS_TOKEN_TTL_SEC * 1000,

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createTestDatabase, testServerEngine } from './databases.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MAIN = resolve(here, '../../dist/main.js');
@@ -25,6 +26,9 @@ export interface ServerProcess {
  */
 export async function startServerProcess(options: { env?: Record<string, string> } = {}): Promise<ServerProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'kkchat-proc-'));
+  // KKCHAT_TEST_DATABASE=postgres|mysql: a fresh database that survives restarts and is dropped by stop().
+  const engine = testServerEngine();
+  const database = engine !== 'sqlite' && !options.env?.KKCHAT_DATABASE_URL ? await createTestDatabase(engine) : null;
   let port = 0;
   let child: ChildProcess;
 
@@ -34,6 +38,7 @@ export async function startServerProcess(options: { env?: Record<string, string>
       KKCHAT_HOST: '127.0.0.1',
       KKCHAT_PORT: String(port),
       KKCHAT_DATA_DIR: dataDir,
+      ...(database ? { KKCHAT_DATABASE_URL: database.url } : {}),
       ...options.env,
       // The harness reads the "KKChat listening" info line to learn the port.
       KKCHAT_LOG_LEVEL: 'info',
@@ -62,6 +67,7 @@ export async function startServerProcess(options: { env?: Record<string, string>
     restart: launch,
     async stop() {
       await waitExit('SIGTERM');
+      await database?.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

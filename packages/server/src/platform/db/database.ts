@@ -1,7 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, type Migration, type MigrationProvider } from 'kysely';
+import { createDialect, engineOfUrl, prepareSchema, redactUrl } from './dialects.js';
 import * as m0001 from './migrations/0001_init.js';
 import * as m0002 from './migrations/0002_groups.js';
 import type { DB } from './schema.js';
@@ -21,34 +19,32 @@ class StaticMigrationProvider implements MigrationProvider {
 }
 
 export interface DatabaseOptions {
-  /** `sqlite:<path>` or `sqlite::memory:`. PostgreSQL and MySQL URLs arrive with the production adapters. */
+  /** `sqlite:<path>`, `sqlite::memory:`, `postgres://…` / `postgresql://…` or `mysql://…` (see dialects.ts). */
   url: string;
+  /** Pooled connections per process for PostgreSQL and MySQL; SQLite has one. */
+  poolSize?: number;
   /** SQLite `synchronous` pragma: FULL survives power loss, NORMAL survives a process crash. */
   sqliteSynchronous?: 'FULL' | 'NORMAL';
+  /** Reports errors of idle pooled connections (they are replaced, not fatal). */
+  onPoolError?: (error: Error) => void;
 }
 
 /** Opens the database named by the URL and applies pending migrations. */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  const db = createKysely(options);
-  await migrateToLatest(db as unknown as Kysely<unknown>);
+  engineOfUrl(options.url); // refuses an unsupported URL before any connection is attempted
+  const db = new Kysely<DB>({ dialect: createDialect(options) });
+  try {
+    await migrateToLatest(db as unknown as Kysely<unknown>);
+  } catch (error) {
+    await db.destroy().catch(() => undefined);
+    const message = error instanceof Error ? error.message : String(error);
+    throw new Error(`Database ${redactUrl(options.url)}: ${redactPassword(message, options.url)}`, { cause: error });
+  }
   return db;
 }
 
-function createKysely({ url, sqliteSynchronous = 'FULL' }: DatabaseOptions): Database {
-  if (!url.startsWith('sqlite:')) {
-    throw new Error(`Unsupported database URL "${redactUrl(url)}": this build supports sqlite:<path>`);
-  }
-  const path = url.slice('sqlite:'.length);
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const sqlite = new SQLite(path);
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma(`synchronous = ${sqliteSynchronous}`);
-  sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('busy_timeout = 5000');
-  return new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) });
-}
-
 export async function migrateToLatest(db: Kysely<unknown>): Promise<void> {
+  await prepareSchema(db);
   const migrator = new Migrator({ db, provider: new StaticMigrationProvider() });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
@@ -57,6 +53,9 @@ export async function migrateToLatest(db: Kysely<unknown>): Promise<void> {
   }
 }
 
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:/@]+):([^@]+)@/, '//$1:***@');
+function redactPassword(text: string, url: string): string {
+  const password = /\/\/[^:/@]+:([^@]+)@/.exec(url)?.[1];
+  return password ? text.split(password).join('***') : text;
 }
+
+export { redactUrl };
