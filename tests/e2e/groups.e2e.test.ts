@@ -110,6 +110,28 @@ describe('a group chat in three browsers', () => {
     await shot(max, 'groups-member-after-removal');
   });
 
+  it('the removed member re-joins through an open invite link and sees nothing posted while out', async () => {
+    await owner.getByTestId('group-settings-join-mode').selectOption('open');
+    await owner.getByTestId('group-settings-save').click();
+    await owner.getByTestId('group-new-link').click();
+    const url = await owner.getByTestId('group-invite-link').inputValue();
+    expect(url).toContain('/join/');
+    await kim.goto(url);
+    await kim.getByTestId('join-group-name').waitFor();
+    expect(await kim.getByTestId('join-group-name').textContent()).toBe(GROUP);
+    await shot(kim, 'groups-join-link');
+    await kim.getByTestId('join-group-submit').click();
+    await kim.getByTestId('composer-input').waitFor();
+    await owner.getByTestId('composer-input').fill('Welcome back');
+    await owner.getByTestId('composer-send').click();
+    await bubble(kim, 'Welcome back').waitFor();
+    expect(await bubble(kim, 'After Kim left').count()).toBe(0);
+    await kim.getByTestId('composer-input').fill('Glad to be back');
+    await kim.getByTestId('composer-send').click();
+    await bubble(max, 'Glad to be back').waitFor();
+    await shot(kim, 'groups-rejoined');
+  });
+
   it('had no uncaught errors on any page', () => {
     for (const errors of pageErrors) expect(errors).toEqual([]);
   });

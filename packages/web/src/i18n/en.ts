@@ -255,7 +255,7 @@ export default {
     system: {
       group_created: '{actor} created the group',
       member_joined: '{actor} added {users}',
-      member_joined_self: '{users} joined',
+      member_joined_self: '{actor} joined',
       member_left: '{actor} left',
       member_removed: '{actor} removed {users}',
       role_admin: '{actor} made {users} an admin',

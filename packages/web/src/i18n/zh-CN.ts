@@ -257,7 +257,7 @@ const zhCN: typeof en = {
     system: {
       group_created: '{actor} 创建了群聊',
       member_joined: '{actor} 邀请 {users} 加入了群聊',
-      member_joined_self: '{users} 加入了群聊',
+      member_joined_self: '{actor} 加入了群聊',
       member_left: '{actor} 退出了群聊',
       member_removed: '{actor} 将 {users} 移出了群聊',
       role_admin: '{actor} 将 {users} 设为管理员',
