@@ -68,6 +68,24 @@ const MATRIX: Record<string, Cell> = {
     run: (g, a) => groups.call(a, 'GET', `/groups/${g.conversationId}/requests`),
     expect: { owner: 200, admin: 200, member: DENIED, outsider: NF, removed: NM },
   },
+  'mark read': {
+    run: (g, a) => api(server.url, 'POST', `/conversations/${g.conversationId}/read`, { token: a.accessToken, body: { seq: 1 } }),
+    expect: { owner: 200, admin: 200, member: 200, outsider: NF, removed: 200 },
+  },
+  'approve join request': {
+    run: async (g, a) => {
+      const code = (await groups.link(g.owner, g.conversationId)).body.link.code;
+      const asker = await newUser(server, 'pq');
+      await groups.join(asker, code);
+      const pending = await groups.call<{ requests: { id: string }[] }>(g.owner, 'GET', `/groups/${g.conversationId}/requests`);
+      return groups.call(a, 'POST', `/groups/${g.conversationId}/requests/${pending.body.requests[0]!.id}/approve`);
+    },
+    expect: { owner: 200, admin: 200, member: DENIED, outsider: NF, removed: NM },
+  },
+  'revoke invite link': {
+    run: (g, a) => groups.call(a, 'DELETE', `/groups/${g.conversationId}/invite-link`),
+    expect: { owner: 200, admin: 200, member: DENIED, outsider: NF, removed: NM },
+  },
   leave: { run: (g, a) => groups.leave(a, g.conversationId), expect: { owner: 'GROUP_OWNER_CANNOT_LEAVE', admin: 200, member: 200, outsider: NF, removed: NM } },
   dismiss: { run: (g, a) => groups.dismiss(a, g.conversationId), expect: { owner: 200, admin: DENIED, member: DENIED, outsider: NF, removed: NM } },
 };
