@@ -90,6 +90,15 @@ describe.each(TEST_ENGINES)('data layer on %s', (engine) => {
     }
   });
 
+  it('keeps a password in the URL out of errors', async () => {
+    if (engine === 'sqlite') return;
+    const scheme = engine === 'postgres' ? 'postgres' : 'mysql';
+    const error = await openDatabase({ url: `${scheme}://kkchat:s3cret-pw@127.0.0.1:1/none` }).catch((e: unknown) => e as Error);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).not.toContain('s3cret-pw');
+    expect((error as Error).message).toContain('kkchat:***@127.0.0.1:1');
+  });
+
   describe('users', () => {
     it('finds by id and case-insensitive username, returns bigint columns as numbers', async () => {
       const id = await newUser('Alice_One', 'Alice One');
@@ -229,6 +238,29 @@ describe.each(TEST_ENGINES)('data layer on %s', (engine) => {
       expect(friendsOfA).toEqual([expect.objectContaining({ id: b, conversation_id: result?.conversationId, since: T0 + 1 })]);
       expect((await contacts.relationships(a, [b])).get(b)).toBe('friend');
       expect((await conversations.members(result!.conversationId)).map((m) => m.user_id).sort()).toEqual([a, b].sort());
+    });
+
+    it('crossing requests accepted by both at the same moment: one friendship, one conversation, no error', async () => {
+      const pairs = await Promise.all(
+        Array.from({ length: 5 }, async (_, i) => {
+          const a = await newUser(`x${i}_a`);
+          const b = await newUser(`x${i}_b`);
+          const ab = randomUUID();
+          const ba = randomUUID();
+          await contacts.insertRequest({ id: ab, from_user_id: a, to_user_id: b, note: '', created_at: T0, updated_at: T0 });
+          await contacts.insertRequest({ id: ba, from_user_id: b, to_user_id: a, note: '', created_at: T0, updated_at: T0 });
+          return { a, b, requests: [(await contacts.findRequest(ab))!, (await contacts.findRequest(ba))!] };
+        }),
+      );
+      // Both sides accept at once; on PostgreSQL and MySQL this can deadlock, and the loser is run again.
+      const results = await Promise.all(pairs.flatMap((p) => p.requests.map((r) => contacts.acceptRequest(r, T0 + 1))));
+      for (const [i, { a, b }] of pairs.entries()) {
+        const outcomes = results.slice(i * 2, i * 2 + 2);
+        expect(outcomes.filter((o) => o !== null)).toHaveLength(1);
+        const rows = await db.selectFrom('friendships').selectAll().where('user_id', 'in', [a, b]).execute();
+        expect(rows).toHaveLength(2);
+        expect(new Set(rows.map((r) => r.conversation_id)).size).toBe(1);
+      }
     });
 
     it('blocks: closes pending requests, hides presence, is visible only to the blocker', async () => {

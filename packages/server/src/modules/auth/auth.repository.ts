@@ -1,5 +1,6 @@
 import type { Insertable, Selectable } from 'kysely';
 import type { Database } from '../../platform/db/database.js';
+import { inTransaction } from '../../platform/db/transaction.js';
 import type { SessionsTable } from '../../platform/db/schema.js';
 
 export type SessionRow = Selectable<SessionsTable>;
@@ -12,7 +13,7 @@ export class AuthRepository {
     session: Insertable<SessionsTable>,
     refresh: { tokenHash: string; expiresAt: number },
   ): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+    await inTransaction(this.db, async (trx) => {
       await trx.insertInto('sessions').values(session).execute();
       await trx
         .insertInto('refresh_tokens')
@@ -45,7 +46,7 @@ export class AuthRepository {
     next: { tokenHash: string; expiresAt: number },
     now: number,
   ): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
+    return inTransaction(this.db, async (trx) => {
       const result = await trx
         .updateTable('refresh_tokens')
         .set({ used_at: now })

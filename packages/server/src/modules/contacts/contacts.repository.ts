@@ -1,6 +1,7 @@
 import type { Relationship } from '@kkchat/protocol';
 import type { Selectable } from 'kysely';
 import type { Database } from '../../platform/db/database.js';
+import { inTransaction } from '../../platform/db/transaction.js';
 import type { FriendRequestsTable } from '../../platform/db/schema.js';
 import { ensureDirectConversation } from '../conversations/conversations.repository.js';
 import { PUBLIC_USER_COLUMNS } from '../users/users.mapper.js';
@@ -162,7 +163,7 @@ export class ContactRepository {
     request: FriendRequestRow,
     now: number,
   ): Promise<{ conversationId: string; crossing: FriendRequestRow | undefined } | null> {
-    return this.db.transaction().execute(async (trx) => {
+    return inTransaction(this.db, async (trx) => {
       const result = await trx
         .updateTable('friend_requests')
         .set({ status: 'accepted', pending_key: null, updated_at: now })
@@ -215,7 +216,7 @@ export class ContactRepository {
 
   /** Blocks and withdraws pending requests between the two users, atomically. Returns the closed requests. */
   async block(blockerId: string, blockedId: string, now: number): Promise<FriendRequestRow[]> {
-    return this.db.transaction().execute(async (trx) => {
+    return inTransaction(this.db, async (trx) => {
       const exists = await trx
         .selectFrom('blocks')
         .select('blocker_id')

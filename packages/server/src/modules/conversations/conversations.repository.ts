@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { Database } from '../../platform/db/database.js';
+import { supportsUpdateReturning } from '../../platform/db/dialects.js';
+import { inTransaction } from '../../platform/db/transaction.js';
 import type { DB, MessagesTable } from '../../platform/db/schema.js';
 
 export type MessageRow = Selectable<MessagesTable>;
@@ -42,6 +44,27 @@ export interface NewMessage {
 
 /** Runs inside the storing transaction once the seq is known. */
 export type WithinStore = (trx: Transaction<DB>, seq: number) => Promise<void>;
+
+/**
+ * Assigns the conversation's next seq. The UPDATE takes the row's write lock, so concurrent senders queue on it
+ * (PostgreSQL re-reads the committed row after the wait, InnoDB updates the latest version) and each reads back
+ * its own value: one statement where the engine has UPDATE … RETURNING (SQLite, PostgreSQL), two on MySQL.
+ */
+async function bumpSeq(trx: Transaction<DB>, conversationId: string, now: number): Promise<number> {
+  const bump = trx
+    .updateTable('conversations')
+    .set((eb) => ({ last_seq: eb('last_seq', '+', 1), updated_at: now }))
+    .where('id', '=', conversationId);
+  if (supportsUpdateReturning(trx)) {
+    const row = await bump.returning('last_seq').executeTakeFirst();
+    if (!row) throw new Error(`conversation ${conversationId} vanished`);
+    return Number(row.last_seq);
+  }
+  const bumped = await bump.executeTakeFirst();
+  if (Number(bumped.numUpdatedRows) !== 1) throw new Error(`conversation ${conversationId} vanished`);
+  const { last_seq } = await trx.selectFrom('conversations').select('last_seq').where('id', '=', conversationId).executeTakeFirstOrThrow();
+  return Number(last_seq);
+}
 
 /** All SQL about conversations, memberships, messages and read cursors. */
 export class ConversationRepository {
@@ -104,19 +127,8 @@ export class ConversationRepository {
    * and never skipped, across restarts and crashes (design notes §3).
    */
   async appendMessage(message: NewMessage, within?: WithinStore): Promise<number> {
-    return this.db.transaction().execute(async (trx) => {
-      const bumped = await trx
-        .updateTable('conversations')
-        .set((eb) => ({ last_seq: eb('last_seq', '+', 1), updated_at: message.createdAt }))
-        .where('id', '=', message.conversationId)
-        .executeTakeFirst();
-      if (Number(bumped.numUpdatedRows) !== 1) throw new Error(`conversation ${message.conversationId} vanished`);
-      const { last_seq } = await trx
-        .selectFrom('conversations')
-        .select('last_seq')
-        .where('id', '=', message.conversationId)
-        .executeTakeFirstOrThrow();
-      const seq = Number(last_seq);
+    return inTransaction(this.db, async (trx) => {
+      const seq = await bumpSeq(trx, message.conversationId, message.createdAt);
       await trx
         .insertInto('messages')
         .values({

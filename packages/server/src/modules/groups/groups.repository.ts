@@ -1,6 +1,7 @@
 import type { GroupRole } from '@kkchat/protocol';
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { Database } from '../../platform/db/database.js';
+import { inTransaction } from '../../platform/db/transaction.js';
 import type { DB, GroupsTable } from '../../platform/db/schema.js';
 import type { GroupState } from './groups.cache.js';
 
@@ -72,7 +73,7 @@ export class GroupRepository {
 
   /** Creates the conversation, its settings and the initial memberships in one transaction. */
   async createGroup(group: { id: string; name: string; description: string; avatar: string; ownerId: string; memberLimit: number; memberIds: string[]; now: number }) {
-    await this.db.transaction().execute(async (trx) => {
+    await inTransaction(this.db, async (trx) => {
       const { id, now } = group;
       await trx.insertInto('conversations').values({ id, kind: 'group', direct_key: null, last_seq: 0, created_at: now, updated_at: now }).execute();
       await trx

@@ -58,6 +58,11 @@ export function engineOf(db: Kysely<any>): Engine {
   throw new Error('Unknown database adapter');
 }
 
+/** UPDATE … RETURNING: SQLite (3.35+) and PostgreSQL have it; MySQL and MariaDB do not. */
+export function supportsUpdateReturning(db: Kysely<any>): boolean {
+  return engineOf(db) !== 'mysql';
+}
+
 export function createDialect(options: DialectOptions): Dialect {
   const engine = engineOfUrl(options.url);
   const poolSize = options.poolSize ?? DEFAULT_POOL_SIZE;

@@ -8,3 +8,13 @@ export function isUniqueViolation(error: unknown): boolean {
     code === 'ER_DUP_ENTRY' // MySQL / MariaDB
   );
 }
+
+/**
+ * The database aborted the transaction to break a deadlock or a serialization conflict (PostgreSQL 40P01/40001,
+ * MySQL/InnoDB ER_LOCK_DEADLOCK). Nothing of it was kept, so running it again from the start is safe.
+ * SQLite has one writer and never reports this.
+ */
+export function isTransactionConflict(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001' || code === 'ER_LOCK_DEADLOCK';
+}
