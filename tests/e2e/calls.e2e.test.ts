@@ -9,7 +9,7 @@ import { befriend, registerUser } from '../../packages/server/test/support/raw-c
 import { startServerProcess, type ServerProcess } from '../../packages/server/test/support/server-process';
 import { DESKTOP, ensureBuilt, launchCallBrowser, login, shot } from './support';
 
-const RING_MS = 5000;
+const RING_MS = 6000;
 
 interface Person {
   username: string;
@@ -41,9 +41,9 @@ async function pcState(page: Page): Promise<PcState> {
 }
 
 /**
- * The remote ends of this page's nominated candidate pairs. Signaled (host) candidates must all be 127.0.0.1;
- * a peer-reflexive one (learned from a check that arrived over loopback, its address hidden by the browser) may
- * appear too.
+ * Every host candidate the other side signaled, and the remote end of each nominated candidate pair. Host
+ * candidates must all be 127.0.0.1; a nominated end may also be peer-reflexive (learned from a check that
+ * arrived over loopback; the browser hides its address).
  */
 async function remoteEnds(page: Page): Promise<{ type: string; address: string }[]> {
   return page.evaluate(async () => {
@@ -51,7 +51,9 @@ async function remoteEnds(page: Page): Promise<{ type: string; address: string }
     if (!pc) return [];
     const stats = await pc.getStats();
     const ends: { type: string; address: string }[] = [];
-    stats.forEach((report: { type: string; state?: string; nominated?: boolean; remoteCandidateId?: string }) => {
+    stats.forEach((report: { type: string; candidateType?: string; address?: string; state?: string; nominated?: boolean; remoteCandidateId?: string }) => {
+      // Every candidate the other side signaled, used or not.
+      if (report.type === 'remote-candidate' && report.candidateType === 'host') ends.push({ type: 'host', address: report.address ?? '' });
       if (report.type !== 'candidate-pair' || report.state !== 'succeeded' || !report.nominated || !report.remoteCandidateId) return;
       const candidate = stats.get(report.remoteCandidateId) as { address?: string; candidateType?: string } | undefined;
       ends.push({ type: candidate?.candidateType ?? '?', address: candidate?.address ?? '' });
@@ -132,7 +134,7 @@ describe('calls in the browser', () => {
       await expect.poll(async () => (await pcState(p.page)).receivedKinds, { timeout: 20_000 }).toEqual(['audio', 'video']);
       await expect.poll(async () => (await pcState(p.page)).remoteWidth, { timeout: 20_000 }).toBeGreaterThan(0);
       const ends = await remoteEnds(p.page);
-      expect(ends.filter((end) => end.type === 'host').length).toBeGreaterThan(0);
+      expect(ends.length).toBeGreaterThan(0);
       for (const end of ends) expect(end.type === 'prflx' || end.address === '127.0.0.1', JSON.stringify(end)).toBe(true);
     }
     // Mute and camera off are toggles on the local tracks.
@@ -214,6 +216,21 @@ describe('calls in the browser', () => {
     await bob.page.waitForTimeout(500);
     expect(await phase(bob)).toBe('idle');
     expect(await bob.page.getByTestId('call-record').count()).toBe(recordsBefore);
+  });
+
+  it('offline: calling someone with no connected device says so; they ring once they come online', async () => {
+    await alice.page.reload();
+    await alice.page.getByTestId('composer-input').waitFor();
+    await bob.page.goto('about:blank');
+    await alice.page.getByTestId('call-start-audio').click();
+    await expect.poll(() => alice.page.getByTestId('call-status').textContent()).toContain('is offline');
+    await shot(alice.page, 'call-unreachable');
+    await bob.page.goto(`${server.url}/`);
+    await expect.poll(() => phase(bob), { timeout: 15_000 }).toBe('incoming');
+    await expect.poll(() => alice.page.getByTestId('call-status').textContent()).toContain('Ringing');
+    await alice.page.getByTestId('call-hangup').click();
+    await expect.poll(() => phase(bob)).toBe('idle');
+    await expect.poll(() => alice.page.getByTestId('call-record').last().getAttribute('data-outcome')).toBe('cancelled');
   });
 
   it('raised no uncaught page errors', () => {

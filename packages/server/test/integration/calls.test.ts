@@ -147,6 +147,8 @@ describe('call signaling over WebSocket', () => {
     await a1.next('call.unreachable');
     const b1 = await connect(b);
     expect((await b1.next('call.incoming')).call.callId).toBe(call.callId);
+    // After auth.ok: a client ignores anything before it.
+    expect(b1.frames.findIndex((f) => f.type === 'call.incoming')).toBeGreaterThan(b1.frames.findIndex((f) => f.type === 'auth.ok'));
     await a1.next('call.ringing');
     b1.close();
     // The callee's socket dropping does not leave anyone ringing forever: the timeout still ends it.

@@ -137,15 +137,19 @@ export class CallService {
       return;
     }
     if (call.calleeId !== actor.userId || (call.state !== 'calling' && call.state !== 'ringing')) return;
-    void this.run(async () => {
-      await this.deliverTo([actor.connectionId!], { type: 'call.incoming', call: machine.toCallInfo(call) });
+    // The gateway calls this while registering the socket, before its auth.ok goes out; a client ignores frames
+    // that come before auth.ok, so the invite waits for the next turn of the event loop.
+    const timer = setTimeout(() => void this.run(async () => {
       const current = this.calls.get(call.callId);
-      if (current?.state === 'calling') {
+      if (!current || (current.state !== 'calling' && current.state !== 'ringing')) return;
+      await this.deliverTo([actor.connectionId!], { type: 'call.incoming', call: machine.toCallInfo(current) });
+      if (current.state === 'calling') {
         const ringing = machine.delivered(current);
         this.calls.set(call.callId, ringing);
         await this.deliver([call.callerId], { type: 'call.ringing', call: machine.toCallInfo(ringing) });
       }
-    });
+    }), 0);
+    timer.unref();
   }
 
   /** A connection closed: if it carried a call, the call ends unless the device is back within the grace. */
