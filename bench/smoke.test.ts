@@ -22,6 +22,8 @@ describe('bench harness (toy sizes)', () => {
       pairs: 4,
       stormClients: 8,
       stormMessages: 2,
+      groupMembers: 6,
+      fanoutStartRate: 5,
       stepMs: 400,
       httpMs: 400,
       historyMessages: 5,
@@ -46,6 +48,7 @@ describe('bench harness (toy sizes)', () => {
     expect(row('http', 'history pages').kkchat).toBeGreaterThan(0);
     expect(row('http', 'logins').kkchat).toBeGreaterThan(0);
     if (byName.fanout.skipped) expect(byName.fanout.skipped).toMatch(/^skipped: groups/);
+    else for (const t of ['kkchat', 'ws', 'sio'] as const) expect(row('fanout', 'max deliveries')[t]).toBeGreaterThan(0);
 
     expect(existsSync(file)).toBe(true);
     expect(JSON.parse(readFileSync(file, 'utf8')).results).toHaveLength(5);

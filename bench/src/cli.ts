@@ -16,10 +16,11 @@ Usage: npm run bench -- [options]
 
   --scenarios=a,b    idle,throughput,fanout,storm,http (default: all)
   --targets=a,b      kkchat,ws,sio (default: all)
-  --full             the big sizes (19,000 idle sockets, 2,000 pairs, 10,000-client storm); takes ~15+ min
+  --full             the big sizes (19,000 idle sockets, 2,000 pairs, 2,000-member group, 10,000-client storm); long
   --idle=N           idle sockets (quick 2000, full 19000; one process holds at most ~19,800)
   --pairs=N          one-to-one pairs (quick 400, full 2000)
   --storm=N          reconnect-storm clients (quick 500, full 10000)
+  --group=N          fan-out group members, all online (quick 200, full 2000; the server's default limit is 2000)
   --users=N          users seeded for KKChat (default: what the scenarios need)
   --step=MS          duration of each rate step (quick 2000, full 5000)
   --start-rate=N     first offered rate in msg/s (default 200, then ×1.6 per step)
@@ -49,6 +50,7 @@ export function parseOptions(argv: string[]): BenchOptions | null {
       idle: { type: 'string' },
       pairs: { type: 'string' },
       storm: { type: 'string' },
+      group: { type: 'string' },
       users: { type: 'string' },
       step: { type: 'string' },
       'start-rate': { type: 'string' },
@@ -80,6 +82,8 @@ export function parseOptions(argv: string[]): BenchOptions | null {
     pairs,
     stormClients,
     stormMessages: 4,
+    groupMembers: num(values.group, 200, 2000),
+    fanoutStartRate: 5,
     stepMs: num(values.step, 2000, 5000),
     httpMs: num(values.http, 3000, 10_000),
     historyMessages: full ? 200 : 100,

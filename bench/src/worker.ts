@@ -1,7 +1,7 @@
 /**
  * A load-generator process. The orchestrator (cli.ts) forks several so that clients and server never share an
  * event loop, and drives them over IPC. One worker holds both sides of each pair it is given, so send→deliver
- * latency is measured on one clock (performance.now()).
+ * latency is measured on one clock (timeOrigin + performance.now(), which fan-out also compares across workers).
  */
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
@@ -18,6 +18,8 @@ export interface ConnSpec {
   conversationId?: string;
   /** Index (in this worker's list) of the peer this connection sends to; -1: none (idle only). */
   peer: number;
+  /** Relays: send to everyone else (group fan-out) instead of the peer. */
+  broadcast?: boolean;
 }
 
 interface Conn {
@@ -39,6 +41,11 @@ const stats = {
   delLat: [] as number[],
 };
 const MAX_SAMPLES = 50_000;
+/** Wall-clock milliseconds with sub-ms precision, comparable across the worker processes (fan-out spans them). */
+const now = (): number => performance.timeOrigin + performance.now();
+/** Fan-out: per message (its send time as text), how many members got it and the latest arrival. */
+const fanout = new Map<string, { n: number; max: number }>();
+let trackFanout = false;
 function sample(arr: number[], v: number, seen: number): void {
   if (arr.length < MAX_SAMPLES) arr.push(v);
   else {
@@ -48,11 +55,19 @@ function sample(arr: number[], v: number, seen: number): void {
 }
 function onAck(text: string): void {
   stats.acked++;
-  if (stats.counting) sample(stats.ackLat, performance.now() - Number(text), stats.acked);
+  if (stats.counting) sample(stats.ackLat, now() - Number(text), stats.acked);
 }
 function onDeliver(text: string): void {
   stats.delivered++;
-  if (stats.counting) sample(stats.delLat, performance.now() - Number(text), stats.delivered);
+  const lat = now() - Number(text);
+  if (stats.counting) sample(stats.delLat, lat, stats.delivered);
+  if (trackFanout) {
+    const e = fanout.get(text);
+    if (e) {
+      e.n++;
+      if (lat > e.max) e.max = lat;
+    } else fanout.set(text, { n: 1, max: lat });
+  }
 }
 
 let conns: Conn[] = [];
@@ -144,7 +159,7 @@ function openWs(url: string, spec: ConnSpec, addr: string, peerId: () => string)
       spec,
       online: false,
       send(text) {
-        ws.send(JSON.stringify({ t: 's', r: ++rid, to: peerId(), c: text }));
+        ws.send(JSON.stringify(spec.broadcast ? { t: 'b', r: ++rid, c: text } : { t: 's', r: ++rid, to: peerId(), c: text }));
       },
       close() {
         wanted = false;
@@ -196,7 +211,8 @@ function openSio(url: string, spec: ConnSpec, addr: string, peerId: () => string
       spec,
       online: false,
       send(text) {
-        socket.emit('s', { to: peerId(), c: text }, (c: string) => onAck(c));
+        if (spec.broadcast) socket.emit('b', { c: text }, (c: string) => onAck(c));
+        else socket.emit('s', { to: peerId(), c: text }, (c: string) => onAck(c));
       },
       close: () => socket.close(),
       drop: () => socket.io.engine?.close(),
@@ -268,19 +284,19 @@ async function load(args: { ratePerSec: number; durationMs: number; drainMs: num
   await new Promise<void>((done) => {
     let last = t0;
     const timer = setInterval(() => {
-      const now = performance.now();
-      const end = Math.min(now, t0 + args.durationMs);
+      const tick = performance.now();
+      const end = Math.min(tick, t0 + args.durationMs);
       owed += ((end - last) / 1000) * args.ratePerSec;
       last = end;
       while (owed >= 1 && senders.length > 0) {
         const c = senders[cursor++ % senders.length];
         if (c.online) {
-          c.send(performance.now().toFixed(3));
+          c.send(now().toFixed(3));
           stats.sent++;
         }
         owed--;
       }
-      if (now >= t0 + args.durationMs) {
+      if (tick >= t0 + args.durationMs) {
         clearInterval(timer);
         done();
       }
@@ -512,6 +528,16 @@ const handlers: Record<string, (args: never) => Promise<unknown>> = {
   stormDrop,
   stormWait,
   httpLoad,
+  fanoutTrack: async (args: { on: boolean }) => {
+    trackFanout = args.on;
+    fanout.clear();
+    return { ok: true };
+  },
+  fanoutCollect: async () => {
+    const out = [...fanout].map(([text, e]) => [text, e.n, e.max] as [string, number, number]);
+    fanout.clear();
+    return out;
+  },
   cpu: async () => {
     const c = process.cpuUsage();
     return { cpuMs: (c.user + c.system) / 1000, rss: process.memoryUsage().rss };

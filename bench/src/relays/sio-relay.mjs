@@ -21,6 +21,11 @@ io.on('connection', (socket) => {
     byId.get(m.to)?.emit('m', { from: id, c: m.c });
     if (typeof ack === 'function') ack(m.c);
   });
+  // Fan-out: one group of everyone connected.
+  socket.on('b', (m, ack) => {
+    socket.broadcast.emit('m', { from: id, c: m.c });
+    if (typeof ack === 'function') ack(m.c);
+  });
   socket.on('disconnect', () => {
     if (byId.get(id) === socket) byId.delete(id);
   });

@@ -1,5 +1,6 @@
 // Baseline: a bare `ws` chat relay (no auth, no persistence, no ordering guarantees). The transport's ceiling.
-// Frames: {"t":"hello","id"} -> {"t":"ok"}; {"t":"s","r","to","c"} -> peer gets {"t":"m","from","c"}, sender {"t":"a","r","c"}.
+// Frames: {"t":"hello","id"} -> {"t":"ok"}; {"t":"s","r","to","c"} -> peer gets {"t":"m","from","c"}, sender {"t":"a","r","c"};
+// {"t":"b","r","c"} -> every other socket gets {"t":"m","from","c"} (one group: everyone connected), sender the ack.
 import { createServer } from 'node:http';
 import { WebSocketServer } from 'ws';
 
@@ -25,6 +26,11 @@ wss.on('connection', (ws) => {
     if (f.t === 's' && id !== null) {
       const peer = byId.get(f.to);
       if (peer) peer.send(JSON.stringify({ t: 'm', from: id, c: f.c }));
+      ws.send(JSON.stringify({ t: 'a', r: f.r, c: f.c }));
+    } else if (f.t === 'b' && id !== null) {
+      // Fan-out: serialize once, send the same bytes to every other socket.
+      const bytes = JSON.stringify({ t: 'm', from: id, c: f.c });
+      for (const other of all) if (other !== ws) other.send(bytes);
       ws.send(JSON.stringify({ t: 'a', r: f.r, c: f.c }));
     } else if (f.t === 'hello') {
       id = String(f.id);
