@@ -62,6 +62,16 @@ describe('groups: messages on the shared pipeline', () => {
     for (const view of views) expect(view).toEqual(views[0]);
   });
 
+  it('relays typing to the other members only', async () => {
+    const g = await buildGroup(server, { members: 1 });
+    const [o, a, m] = [await connect(g.owner), await connect(g.admin), await connect(g.members[0]!)];
+    m.send({ type: 'typing', conversationId: g.conversationId });
+    await o.next('typing', (f) => f.userId === g.members[0]!.user.id);
+    await a.next('typing', (f) => f.userId === g.members[0]!.user.id);
+    await pingPong(m);
+    expect(framesOf(m, 'typing')).toEqual([]);
+  });
+
   it('lists groups for members only; a non-member sees nothing (BR-19)', async () => {
     const g = await buildGroup(server);
     const outsider = await newUser(server);

@@ -283,6 +283,8 @@ export class ConversationService {
       const member = checkActiveMember(state, actor.userId); // a departed member is told NOT_MEMBER (BR-11)
       if (member.mutedUntil !== null && member.mutedUntil > this.platform.now()) return;
       if (state!.mutedAll && member.role === 'member') return;
+      // In a large group typing would be a storm of hints nobody can attribute; only small groups relay it.
+      if (state!.audience.length > GROUP_TYPING_MAX_MEMBERS) return;
       await this.platform.bus.publish({
         kind: 'deliver',
         userIds: state!.audience.filter((id) => id !== actor.userId),
@@ -389,6 +391,9 @@ export class ConversationService {
     };
   }
 }
+
+/** Groups larger than this do not relay typing indicators. */
+export const GROUP_TYPING_MAX_MEMBERS = 200;
 
 /** Identifies what was sent, so a reused client id with different content is caught. */
 function hashContent(conversationId: string, content: { kind: string; text?: string } & Record<string, unknown>): string {
