@@ -62,8 +62,9 @@ export class CallService {
       const ended = machine.busy(call, now);
       this.calls.set(ended.callId, ended);
       this.forgetLater(ended.callId);
-      await this.deliver([actor.userId], { type: 'call.ended', call: machine.toCallInfo(ended), reason: 'busy' });
+      // The record is stored before anyone is told the call ended, so a client reading history then finds it.
       await this.record(ended);
+      await this.deliver([actor.userId], { type: 'call.ended', call: machine.toCallInfo(ended), reason: 'busy' });
       return machine.toCallInfo(ended);
     }
     this.calls.set(call.callId, call);
@@ -229,7 +230,7 @@ export class CallService {
     if (!machine.isLive(next)) void this.run(() => this.finish(next));
   }
 
-  /** A call just ended: timers off, both users' devices told, the record posted. */
+  /** A call just ended: timers off, the record posted, then both users' devices told. */
   private async finish(call: Call): Promise<CallInfo> {
     for (const key of [call.callId, `${call.callId}:caller`, `${call.callId}:callee`]) this.clearTimer(key);
     for (const userId of [call.callerId, call.calleeId]) {
@@ -237,8 +238,9 @@ export class CallService {
     }
     this.forgetLater(call.callId);
     const info = machine.toCallInfo(call);
-    await this.deliver([call.callerId, call.calleeId], { type: 'call.ended', call: info, reason: call.reason ?? 'hangup' });
+    // Record first: `call.ended` reaches clients only once the record is committed (events after the commit).
     await this.record(call);
+    await this.deliver([call.callerId, call.calleeId], { type: 'call.ended', call: info, reason: call.reason ?? 'hangup' });
     return info;
   }
 
