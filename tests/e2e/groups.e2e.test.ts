@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { befriend, registerUser } from '../../packages/server/test/support/raw-client';
 import { startServerProcess, type ServerProcess } from '../../packages/server/test/support/server-process';
-import { DESKTOP, bubble, ensureBuilt, launchBrowser, login, newUser, shot } from './support';
+import { DESKTOP, PHONE, bubble, ensureBuilt, launchBrowser, login, newUser, shot } from './support';
 
 const GROUP = 'Climbers';
 
@@ -21,6 +21,7 @@ describe('a group chat in three browsers', () => {
   let kim: Page;
   let names: { owner: string; max: string; kim: string };
   let maxName: string;
+  let maxPassword: string;
 
   beforeAll(async () => {
     ensureBuilt();
@@ -31,6 +32,7 @@ describe('a group chat in three browsers', () => {
     await befriend(server.url, o, k);
     names = { owner: o.user.username, max: m.user.username, kim: k.user.username };
     maxName = m.user.displayName || m.user.username;
+    maxPassword = m.password;
     const pages: Page[] = [];
     for (const user of [o, m, k]) {
       const session = await newUser(browser, DESKTOP);
@@ -130,6 +132,22 @@ describe('a group chat in three browsers', () => {
     await kim.getByTestId('composer-send').click();
     await bubble(max, 'Glad to be back').waitFor();
     await shot(kim, 'groups-rejoined');
+  });
+
+  it('works on a phone: the group chat, then the member panel over it', async () => {
+    const phone = await newUser(browser, PHONE);
+    contexts.push(phone.context);
+    pageErrors.push(phone.pageErrors);
+    await login(phone.page, server.url, names.max, maxPassword);
+    await phone.page.getByTestId(`conversation-group-${GROUP}`).click();
+    await bubble(phone.page, 'Glad to be back').waitFor();
+    await shot(phone.page, 'groups-phone-chat');
+    await phone.page.getByTestId('group-panel-toggle').click();
+    await phone.page.getByTestId('group-panel').waitFor();
+    await shot(phone.page, 'groups-phone-panel');
+    await phone.page.getByTestId('group-panel-close').click();
+    await phone.page.getByTestId('group-panel').waitFor({ state: 'detached' });
+    await phone.page.getByTestId('composer-input').waitFor();
   });
 
   it('had no uncaught errors on any page', () => {
