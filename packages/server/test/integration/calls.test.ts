@@ -199,6 +199,27 @@ describe('call signaling over WebSocket', () => {
     await request(calleeSocket, { type: 'call.hangup', callId: won.call.callId });
   });
 
+  it('accept and cancel crossing: exactly one wins, the other gets a clear code, one record', async () => {
+    const { a, b, conversationId } = await friends(server, 'cz');
+    const [a1, b1] = await Promise.all([connect(a), connect(b)]);
+    const call = await invite(a1, conversationId);
+    await b1.next('call.incoming');
+    const [rAccept, rCancel] = [nextRid('z'), nextRid('z')];
+    b1.send({ type: 'call.accept', rid: rAccept, callId: call.callId });
+    a1.send({ type: 'call.cancel', rid: rCancel, callId: call.callId });
+    const accept = (await replyTo(b1, rAccept)) as unknown as Reply;
+    const cancel = (await replyTo(a1, rCancel)) as unknown as Reply;
+    const outcomes = [accept.type, cancel.type].sort();
+    expect(outcomes).toEqual(['call.ok', 'error']);
+    if (accept.type === 'call.ok') {
+      expect(errorCode(cancel)).toBe('CALL_NOT_RINGING');
+      await request(a1, { type: 'call.hangup', callId: call.callId });
+    } else {
+      expect(errorCode(accept)).toBe('CALL_ENDED');
+    }
+    await eventually(async () => (await callRecords(a, conversationId)).length === 1);
+  });
+
   it('a third party, a non-friend and a blocked user cannot call or touch a call', async () => {
     const { a, b, conversationId } = await friends(server, 'cp');
     const stranger = await registerUser(server.url, 'cps');
