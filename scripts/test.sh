@@ -29,6 +29,14 @@ if ! bash scripts/db-services.sh; then
   echo "test: a database server is down (see above); the tests that need it will fail" >&2
 fi
 
+# Type errors count too: vitest strips types without checking them, so the tests and the web app's templates
+# are type-checked here. A failed check counts as one failure and the tests still run.
+echo "==> Type-checking (npm run typecheck)"
+if ! npm run --silent typecheck; then
+  echo "test: the type check failed (see above); it counts as one failure" >&2
+  setup_failed=1
+fi
+
 RESULTS=.vitest-results.json
 rm -f "$RESULTS"
 

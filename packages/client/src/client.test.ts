@@ -1,3 +1,4 @@
+import { messageText } from '@kkchat/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Message } from '@kkchat/protocol';
 import { KKChatClient } from './client.js';
@@ -139,7 +140,7 @@ describe('KKChatClient connection', () => {
     drop = false;
     await w.a.client.sendAndWait(w.conversationId, 'arrives');
     await vi.waitFor(() => expect(w.b.seqs(w.conversationId)).toEqual([1, 2]));
-    expect(w.b.events.messages.map((m) => m.text)).toEqual(['lost', 'arrives']);
+    expect(w.b.events.messages.map((m) => messageText(m))).toEqual(['lost', 'arrives']);
   });
 
   it('emits and starts tracking a message of an untracked conversation', async () => {
@@ -232,7 +233,7 @@ describe('KKChatClient outbox', () => {
     expect(entries.every((e) => e.state === 'sending')).toBe(true);
     await w.a.client.connect();
     await vi.waitFor(() => expect(w.a.client.outbox()).toEqual([]));
-    expect(w.server.messages(w.conversationId).map((m) => m.text)).toEqual(['1', '2', '3', '4']);
+    expect(w.server.messages(w.conversationId).map((m) => messageText(m))).toEqual(['1', '2', '3', '4']);
   });
 
   it('a lost ack is retried with the same clientMsgId and stored once', async () => {
@@ -288,7 +289,7 @@ describe('KKChatClient outbox', () => {
     w.a.client.sendText(w.conversationId, 'a');
     w.a.client.sendText(w.conversationId, 'b');
     await vi.waitFor(() => expect(w.a.client.outbox()).toEqual([]));
-    expect(w.server.messages(w.conversationId).map((m) => m.text)).toEqual(['a', 'b']);
+    expect(w.server.messages(w.conversationId).map((m) => messageText(m))).toEqual(['a', 'b']);
   });
 });
 
@@ -370,7 +371,7 @@ describe('KKChatClient end to end under churn', () => {
       expect(w.a.seqs(w.conversationId)).toEqual(range(1, total));
       expect(w.b.seqs(w.conversationId)).toEqual(range(1, total));
     });
-    const texts = w.server.messages(w.conversationId).map((m) => m.text);
+    const texts = w.server.messages(w.conversationId).map((m) => messageText(m));
     const aOrder = texts.filter((t) => t.startsWith('a'));
     expect(aOrder).toEqual(range(0, 39).map((i) => `a${i}`));
   });

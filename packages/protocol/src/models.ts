@@ -191,3 +191,8 @@ export const ConversationSummarySchema = z.object({
   updatedAt: Timestamp,
 });
 export type ConversationSummary = z.infer<typeof ConversationSummarySchema>;
+
+/** The text of a text message; '' for the other kinds (system events, call records). */
+export function messageText(message: Message): string {
+  return message.kind === 'text' ? message.text : '';
+}

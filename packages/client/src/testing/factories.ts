@@ -1,7 +1,11 @@
 import type { HistoryResponse, Message } from '@kkchat/protocol';
 
 /** A text message with defaults; seq and conversationId are what tests care about. */
-export function buildMessage(conversationId: string, seq: number, overrides: Partial<Message> = {}): Message {
+export function buildMessage(
+  conversationId: string,
+  seq: number,
+  overrides: Partial<Extract<Message, { kind: 'text' }>> = {},
+): Message {
   return {
     id: `${conversationId}-m${seq}`,
     conversationId,

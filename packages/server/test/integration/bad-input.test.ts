@@ -1,3 +1,4 @@
+import { messageText } from '@kkchat/protocol';
 import type { ConversationSummary, UserPublic, UserSearchResult } from '@kkchat/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -185,7 +186,7 @@ describe('unpaired surrogates (not text: the database cannot store them)', () =>
     expect(refused).toMatchObject({ code: 'INVALID_FRAME', fields: [{ field: 'text' }] });
     socket.close();
     expect((await restSend(server, a, conversationId, 'pair \u{1F600} ok')).status).toBe(201);
-    expect((await history(server, a, conversationId)).body.messages.map((m) => m.text)).toEqual(['pair \u{1F600} ok']);
+    expect((await history(server, a, conversationId)).body.messages.map((m) => messageText(m))).toEqual(['pair \u{1F600} ok']);
   });
 
   it('is dropped from a display name, bio and request note, so the reply matches what is read back', async () => {
@@ -250,18 +251,18 @@ describe('hostile strings are stored and returned verbatim (BR-27, BR-28)', () =
     const bSocket = await RawSocket.connect(server.wsUrl, b.accessToken);
     const aSocket = await RawSocket.connect(server.wsUrl, a.accessToken);
     for (const [i, text] of texts.entries()) {
-      if (i % 2 === 0) expect((await restSend(server, a, conversationId, text)).body.message.text).toBe(text);
+      if (i % 2 === 0) expect(messageText((await restSend(server, a, conversationId, text)).body.message)).toBe(text);
       else {
         const ack = await wsSend(aSocket, conversationId, text);
-        expect(ack.type === 'ack' && ack.message.text).toBe(text);
+        expect(ack.type === 'ack' && messageText(ack.message)).toBe(text);
       }
     }
     const h = await history(server, b, conversationId);
-    expect(h.body.messages.map((m) => m.text)).toEqual(texts);
+    expect(h.body.messages.map((m) => messageText(m))).toEqual(texts);
     await bSocket.next('message', (f) => f.message.seq === texts.length);
-    expect(bSocket.frames.filter((f) => f.type === 'message').map((f) => (f.type === 'message' ? f.message.text : ''))).toEqual(texts);
+    expect(bSocket.frames.filter((f) => f.type === 'message').map((f) => (f.type === 'message' ? messageText(f.message) : ''))).toEqual(texts);
     const list = await api<{ conversations: ConversationSummary[] }>(server.url, 'GET', '/conversations', { token: b.accessToken });
-    expect(list.body.conversations[0]!.lastMessage?.text).toBe(texts.at(-1));
+    expect(messageText(list.body.conversations[0]!.lastMessage!)).toBe(texts.at(-1));
     aSocket.close();
     bSocket.close();
   });

@@ -1,3 +1,4 @@
+import { messageText } from '@kkchat/protocol';
 import type { Block, Contact, FriendRequest, UserSearchResult } from '@kkchat/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -262,7 +263,7 @@ describe('removing a friend', () => {
     for (const user of [a, b]) {
       const h = await history(server, user, conversationId);
       expect(h.status).toBe(200);
-      expect(h.body.messages.map((m) => m.text)).toEqual(['before removal']);
+      expect(h.body.messages.map((m) => messageText(m))).toEqual(['before removal']);
     }
     expectError(await api(server.url, 'DELETE', `/contacts/${b.user.id}`, { token: a.accessToken }), 403, 'NOT_FRIENDS');
 

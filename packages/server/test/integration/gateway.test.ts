@@ -1,4 +1,4 @@
-import { CLOSE_CODES } from '@kkchat/protocol';
+import { CLOSE_CODES, messageText } from '@kkchat/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { MemoryPresenceStore } from '../../src/platform/presence/presence-store.js';
@@ -174,7 +174,7 @@ describe('bad frames keep the socket usable (BR-18)', () => {
   it('after all that, sending still works and nothing stray was stored', async () => {
     const ack = await wsSend(socket, conversationId, 'still working');
     expect(ack).toMatchObject({ type: 'ack', message: { seq: 1 } });
-    expect((await history(server, user, conversationId)).body.messages.map((m) => m.text)).toEqual(['still working']);
+    expect((await history(server, user, conversationId)).body.messages.map((m) => messageText(m))).toEqual(['still working']);
     expect(socket.closed).toBeNull();
   });
 });

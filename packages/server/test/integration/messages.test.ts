@@ -1,3 +1,4 @@
+import { messageText } from '@kkchat/protocol';
 import type { ConversationSummary, Message } from '@kkchat/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -78,7 +79,7 @@ describe('sending over the WebSocket', () => {
     await a1.next('ack', (f) => f.rid === rids.at(-1));
     const acks = rids.map((rid) => framesOf(a1, 'ack').find((f) => f.rid === rid)!);
     expect(acks.map((f) => f.message.seq)).toEqual(range(1, 30));
-    expect(acks.map((f) => f.message.text)).toEqual(range(1, 30).map((i) => `m${i}`));
+    expect(acks.map((f) => messageText(f.message))).toEqual(range(1, 30).map((i) => `m${i}`));
     await b1.next('message', (f) => f.message.seq === 30);
     expect(framesOf(b1, 'message').map((f) => f.message.seq)).toEqual(range(1, 30));
   });
@@ -89,7 +90,7 @@ describe('sending over the WebSocket', () => {
     const max = '😀'.repeat(4000);
     const ok = await wsSend(a1, conversationId, max);
     expect(ok.type).toBe('ack');
-    expect(ok.type === 'ack' && ok.message.text).toBe(max);
+    expect(ok.type === 'ack' && messageText(ok.message)).toBe(max);
 
     const tooLong = await wsSend(a1, conversationId, '😀'.repeat(4001));
     expect(tooLong).toMatchObject({ type: 'error', code: 'TEXT_TOO_LONG' });
@@ -104,7 +105,7 @@ describe('sending over the WebSocket', () => {
     // Only the two accepted messages were stored.
     const h = await history(server, a, conversationId);
     expect(h.body.messages.map((m) => m.seq)).toEqual([1, 2]);
-    expect(h.body.messages[0]!.text).toBe(max);
+    expect(messageText(h.body.messages[0]!)).toBe(max);
     // The socket is still fine.
     await pingPong(a1);
   });
@@ -163,7 +164,7 @@ describe('sending over the WebSocket', () => {
     );
     const opened = await api<{ conversation: ConversationSummary }>(server.url, 'POST', '/conversations/direct', {
       token: a.accessToken,
-      body: { userId: (await summary(a, conversationId)).peer.id },
+      body: { userId: (await summary(a, conversationId)).peer!.id },
     });
     expect(opened.body.conversation.id).toBe(conversationId);
   });
@@ -183,7 +184,7 @@ describe('conversation list', () => {
     await restSend(server, p2, c2, 'two');
     await restSend(server, p2, c2, 'three');
     let list = (await conversations(me)).body.conversations;
-    expect(list.map((c) => [c.id, c.peer.id, c.unreadCount, c.lastMessage?.text])).toEqual([
+    expect(list.map((c) => [c.id, c.peer?.id, c.unreadCount, c.lastMessage && messageText(c.lastMessage)])).toEqual([
       [c2, p2.user.id, 2, 'three'],
       [c1, p1.user.id, 1, 'one'],
     ]);
@@ -283,7 +284,7 @@ describe('concurrent sends (BR-06)', () => {
     const h = await history(server, b, conversationId, 'after=0&limit=100');
     expect(h.body.messages.map((m) => m.seq)).toEqual(range(1, 100));
     expect(h.body.hasMore).toBe(false);
-    expect(new Set(h.body.messages.map((m) => m.text)).size).toBe(100);
+    expect(new Set(h.body.messages.map((m) => messageText(m))).size).toBe(100);
 
     // B's socket saw every message A sent (pushes carry their seq, so a client can order and gap-check them).
     const fromA = h.body.messages.filter((m) => m.senderId === a.user.id).map((m) => m.seq);
@@ -292,7 +293,7 @@ describe('concurrent sends (BR-06)', () => {
     const pushed = framesOf(b1, 'message').map((f) => f.message.seq);
     expect(pushed.filter((s) => fromA.includes(s)).sort((x, y) => x - y)).toEqual(fromA);
     // B's own WS sends were acked, not echoed; its REST sends were pushed to its socket.
-    const bWs = h.body.messages.filter((m) => m.senderId === b.user.id && m.text.startsWith('ws ')).map((m) => m.seq);
+    const bWs = h.body.messages.filter((m) => m.senderId === b.user.id && messageText(m).startsWith('ws ')).map((m) => m.seq);
     expect(pushed.filter((s) => bWs.includes(s))).toEqual([]);
   });
 });
@@ -451,7 +452,7 @@ describe('send rate limit (BR-33)', () => {
     expect(fromB.body.message.seq).toBe(6);
     const h = await history(limited, b, conversationId);
     expect(h.body.messages.map((m) => m.seq)).toEqual(range(1, 6));
-    expect(h.body.messages.some((m) => m.text === 'one too many')).toBe(false);
+    expect(h.body.messages.some((m) => messageText(m) === 'one too many')).toBe(false);
     a1.close();
   });
 });

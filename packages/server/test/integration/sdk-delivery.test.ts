@@ -1,3 +1,4 @@
+import { messageText } from '@kkchat/protocol';
 import { KKChatClient } from '@kkchat/client';
 import type { Message } from '@kkchat/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -87,7 +88,7 @@ describe('delivery through the SDK', () => {
     await bob.connect();
     await until(() => received.length === 131, 'the catch-up');
     expect(received.map((m) => m.seq)).toEqual(Array.from({ length: 131 }, (_, i) => i + 1));
-    expect(received.slice(1).map((m) => m.text)).toEqual(texts);
+    expect(received.slice(1).map((m) => messageText(m))).toEqual(texts);
 
     // A live message after the catch-up still arrives exactly once.
     await alice.sendAndWait(conversationId, 'after the catch-up');
@@ -124,8 +125,8 @@ describe('delivery through the SDK', () => {
     await until(() => received.length === 26, 'bob to receive everything');
 
     expect(received.map((m) => m.seq)).toEqual(Array.from({ length: 26 }, (_, i) => i + 1));
-    expect(received.map((m) => m.text)).toEqual([
-      ...acked.map((m) => m.text),
+    expect(received.map((m) => messageText(m))).toEqual([
+      ...acked.map((m) => messageText(m)),
       inFlight.text,
       ...queued.map((e) => e.text),
     ]);

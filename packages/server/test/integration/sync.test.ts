@@ -1,3 +1,4 @@
+import { messageText } from '@kkchat/protocol';
 import type { ConversationSummary, Message } from '@kkchat/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -44,7 +45,7 @@ describe('catch-up by seq (BR-02)', () => {
     const first = await history(server, b, conversationId, 'after=10');
     expect(first.status).toBe(200);
     expect(seqs(first.body.messages)).toEqual(range(11, 60));
-    expect(first.body.messages.map((m) => m.text)).toEqual(range(11, 60).map((i) => `g${i}`));
+    expect(first.body.messages.map((m) => messageText(m))).toEqual(range(11, 60).map((i) => `g${i}`));
     expect(first.body).toMatchObject({ hasMore: true, lastSeq: 80, earliestAvailableSeq: 1 });
 
     const second = await history(server, b, conversationId, `after=${first.body.messages.at(-1)!.seq}`);
@@ -141,10 +142,10 @@ describe('reconnect and catch up', () => {
     const live = restSend(server, pair.a, pair.conversationId, 'after reconnect');
     const pulled = await history(server, pair.b, pair.conversationId, `after=${lastSeen}`);
     await live;
-    await again.next('message', (f) => f.message.text === 'after reconnect');
+    await again.next('message', (f) => messageText(f.message) === 'after reconnect');
     const bySeq = new Map<number, string>();
-    for (const m of pulled.body.messages) bySeq.set(m.seq, m.text);
-    for (const f of framesOf(again, 'message')) bySeq.set(f.message.seq, f.message.text);
+    for (const m of pulled.body.messages) bySeq.set(m.seq, messageText(m));
+    for (const f of framesOf(again, 'message')) bySeq.set(f.message.seq, messageText(f.message));
     expect([...bySeq.keys()].sort((x, y) => x - y)).toEqual(range(4, 7));
     expect([4, 5, 6].map((s) => bySeq.get(s))).toEqual(['during 1', 'during 2', 'during 3']);
     again.close();
