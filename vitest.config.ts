@@ -60,6 +60,9 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,
+          // After every other project has finished: browsers (and WebRTC with fake media) need the CPU to
+          // themselves on a 2-core machine, not a share next to the load of integration tests and benchmarks.
+          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -149,9 +149,14 @@ describe('calls in the browser', () => {
     await shot(bob.page, 'call-active-b');
 
     await alice.page.getByTestId('call-hangup').click();
+    // The notice shows for a few seconds: watch both pages at once, not one after the other.
+    await Promise.all(
+      [alice, bob].map(async (p) => {
+        await expect.poll(() => phase(p)).toBe('idle');
+        await expect.poll(() => p.page.getByTestId('call-notice').textContent()).toContain('Call ended');
+      }),
+    );
     for (const p of [alice, bob]) {
-      await expect.poll(() => phase(p)).toBe('idle');
-      await expect.poll(() => p.page.getByTestId('call-notice').textContent()).toContain('Call ended');
       const record = p.page.getByTestId('call-record').last();
       await record.waitFor();
       expect(await record.getAttribute('data-outcome')).toBe('completed');
@@ -196,8 +201,10 @@ describe('calls in the browser', () => {
   it('no answer: after the ring timeout both sides stop and a missed call is recorded', async () => {
     await alice.page.getByTestId('call-start-video').click();
     await expect.poll(() => phase(bob)).toBe('incoming');
-    await expect.poll(() => alice.page.getByTestId('call-notice').textContent(), { timeout: RING_MS + 5000 }).toContain('did not answer');
-    await expect.poll(() => bob.page.getByTestId('call-notice').textContent()).toContain('You missed a call');
+    await Promise.all([
+      expect.poll(() => alice.page.getByTestId('call-notice').textContent(), { timeout: RING_MS + 5000 }).toContain('did not answer'),
+      expect.poll(() => bob.page.getByTestId('call-notice').textContent(), { timeout: RING_MS + 5000 }).toContain('You missed a call'),
+    ]);
     expect(await phase(bob)).toBe('idle');
     await expect.poll(() => bob.page.getByTestId('call-record').last().getAttribute('data-outcome')).toBe('missed');
     await expect.poll(() => bob.page.getByTestId('call-record').last().textContent()).toContain('Missed video call');
