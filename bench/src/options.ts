@@ -1,0 +1,33 @@
+import type { Target } from './procs.js';
+
+export type Scenario = 'idle' | 'throughput' | 'fanout' | 'storm' | 'http';
+export const ALL_SCENARIOS: Scenario[] = ['idle', 'throughput', 'fanout', 'storm', 'http'];
+
+export interface BenchOptions {
+  scenarios: Scenario[];
+  targets: Target[];
+  /** Users registered for the KKChat runs (pairs 2i/2i+1 are friends). */
+  users: number;
+  idleConnections: number;
+  pairs: number;
+  stormClients: number;
+  /** Members of the fan-out group (all online). */
+  groupMembers: number;
+  /** First rate (messages/s into the group) of the fan-out ramp. */
+  fanoutStartRate: number;
+  /** Messages sent into each conversation while its members are away (reconnect storm). */
+  stormMessages: number;
+  stepMs: number;
+  httpMs: number;
+  /** Messages put into each of the (up to 50) conversations the history scenario pages through. */
+  historyMessages: number;
+  workers: number;
+  heartbeatMs: number;
+  synchronous: ('FULL' | 'NORMAL')[];
+  /** Stop raising the rate after this many steps (bounds the run). */
+  maxSteps: number;
+  startRate: number;
+  outDir: string;
+  log: (line: string) => void;
+  quiet?: boolean;
+}
