@@ -57,6 +57,20 @@ describe('delivery through the SDK', () => {
   let proc: ServerProcess | null = null;
   const clients: KKChatClient[] = [];
 
+  /** Alice and Bob, friends, both connected; Bob tracks their conversation and records what reaches him. */
+  async function friendsOnline(baseUrl: string) {
+    const alice = sdk(baseUrl);
+    const bob = sdk(baseUrl);
+    clients.push(alice, bob);
+    await signUp(alice, 'alice');
+    const bobAuth = await signUp(bob, 'bob');
+    const conversationId = await friends(alice, bob, bobAuth.user.id);
+    await alice.connect();
+    await bob.connect();
+    bob.trackConversation(conversationId, 0);
+    return { alice, bob, conversationId, received: collect(bob, conversationId) };
+  }
+
   afterEach(async () => {
     for (const c of clients.splice(0)) c.disconnect();
     await server?.close();
@@ -67,16 +81,7 @@ describe('delivery through the SDK', () => {
 
   it('a user who was offline catches up on more than a page of messages with no gap and no duplicate', async () => {
     server = await startTestServer({ env: { KKCHAT_SEND_MAX_PER_10S: '10000' } });
-    const alice = sdk(server.url);
-    const bob = sdk(server.url);
-    clients.push(alice, bob);
-    await signUp(alice, 'alice');
-    const bobAuth = await signUp(bob, 'bob');
-    const conversationId = await friends(alice, bob, bobAuth.user.id);
-    await alice.connect();
-    await bob.connect();
-    bob.trackConversation(conversationId, 0);
-    const received = collect(bob, conversationId);
+    const { alice, bob, conversationId, received } = await friendsOnline(server.url);
 
     await alice.sendAndWait(conversationId, 'before the drop');
     await until(() => received.length === 1, 'the first live message');
@@ -99,16 +104,7 @@ describe('delivery through the SDK', () => {
 
   it('messages queued while the server is killed (SIGKILL) are delivered once after it restarts', async () => {
     proc = await startServerProcess({ env: { KKCHAT_SEND_MAX_PER_10S: '10000' } });
-    const alice = sdk(proc.url);
-    const bob = sdk(proc.url);
-    clients.push(alice, bob);
-    await signUp(alice, 'alice');
-    const bobAuth = await signUp(bob, 'bob');
-    const conversationId = await friends(alice, bob, bobAuth.user.id);
-    await alice.connect();
-    await bob.connect();
-    bob.trackConversation(conversationId, 0);
-    const received = collect(bob, conversationId);
+    const { alice, bob, conversationId, received } = await friendsOnline(proc.url);
 
     const acked: Message[] = [];
     for (let i = 1; i <= 20; i++) acked.push(await alice.sendAndWait(conversationId, `acked ${i}`));
