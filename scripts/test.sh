@@ -38,14 +38,42 @@ if ! npm run --silent typecheck; then
 fi
 
 RESULTS=.vitest-results.json
-rm -f "$RESULTS"
+E2E_RESULTS=.vitest-results-e2e.json
+rm -f "$RESULTS" "$E2E_RESULTS"
 
-echo "==> Running tests (vitest run${*:+ $*})"
+run_vitest() {
+  # run_vitest <results file> [vitest args...]; prints nothing itself, returns vitest's exit code
+  local out=$1
+  shift
+  npx --no-install vitest run --reporter=default --reporter=json --outputFile.json="$out" "$@"
+}
+
+# Browser tests run in a private network namespace when this machine allows one (root and unshare): only a
+# loopback interface exists there, so the browsers, their WebRTC media and the servers they talk to cannot use any
+# other address. Elsewhere they run like the other projects.
+in_private_network() {
+  if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null 2>&1 && command -v ip >/dev/null 2>&1 &&
+    unshare -n true 2>/dev/null; then
+    unshare -n sh -c 'ip link set lo up && exec "$@"' sh "$@"
+  else
+    "$@"
+  fi
+}
+
 set +e
-npx --no-install vitest run \
-  --reporter=default --reporter=json --outputFile.json="$RESULTS" \
-  "$@"
-status=$?
+if [ $# -gt 0 ]; then
+  echo "==> Running tests (vitest run $*)"
+  run_vitest "$RESULTS" "$@"
+  runs=("$RESULTS=$?")
+else
+  echo "==> Running tests (unit, integration, web)"
+  run_vitest "$RESULTS" --project unit --project integration --project web
+  runs=("$RESULTS=$?")
+  echo "==> Running browser tests (e2e)"
+  in_private_network npx --no-install vitest run --reporter=default --reporter=json \
+    --outputFile.json="$E2E_RESULTS" --project e2e
+  runs+=("$E2E_RESULTS=$?")
+fi
 set -e
 
-node scripts/test-summary.mjs "$RESULTS" "$status" "$setup_failed"
+node scripts/test-summary.mjs "$setup_failed" "${runs[@]}"
