@@ -77,7 +77,11 @@ export async function startServerProcess(options: { env?: Record<string, string>
 function waitForListening(child: ChildProcess): Promise<number> {
   return new Promise((resolvePort, reject) => {
     let output = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start in 20 s:\n${output}`)), 20_000);
+    const timer = setTimeout(() => {
+      // Do not leave a half-started server behind.
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start in 20 s:\n${output}`));
+    }, 20_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       for (const line of output.split('\n')) {
