@@ -45,7 +45,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 
 export async function migrateToLatest(db: Kysely<unknown>): Promise<void> {
   await prepareSchema(db);
-  const migrator = new Migrator({ db, provider: new StaticMigrationProvider() });
+  // A database that already ran a later migration still gets an earlier one added after it.
+  const migrator = new Migrator({ db, provider: new StaticMigrationProvider(), allowUnorderedMigrations: true });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {
