@@ -25,6 +25,7 @@ import {
   type LoginRequest,
   type MarkReadResponse,
   type RegisterRequest,
+  type RenewPasswordRequest,
   type SendMessageRequest,
   type SendMessageResponse,
   type Session,
@@ -47,6 +48,11 @@ export interface AuthApi {
   sessions(): Promise<Session[]>;
   revokeSession(id: string): Promise<void>;
   changePassword(request: ChangePasswordRequest): Promise<void>;
+  /**
+   * Signs in while replacing the password: what to do when login answered PASSWORD_CHANGE_REQUIRED (an
+   * administrator reset the password).
+   */
+  renewPassword(request: RenewPasswordRequest): Promise<AuthResult>;
 }
 
 export interface UsersApi {
@@ -97,7 +103,7 @@ function seg(id: string): string {
 }
 
 export function createAuthApi(http: HttpClient, hooks: ApiHooks): AuthApi {
-  const signIn = async (path: string, body: RegisterRequest | LoginRequest): Promise<AuthResult> => {
+  const signIn = async (path: string, body: RegisterRequest | LoginRequest | RenewPasswordRequest): Promise<AuthResult> => {
     const withDevice = body.deviceName || !hooks.deviceName ? body : { ...body, deviceName: hooks.deviceName };
     const auth = await http.request('POST', path, { body: withDevice, schema: AuthResultSchema, auth: false });
     http.setSession(auth);
@@ -105,6 +111,7 @@ export function createAuthApi(http: HttpClient, hooks: ApiHooks): AuthApi {
   };
   return {
     register: (request) => signIn('/auth/register', request),
+    renewPassword: (request) => signIn('/auth/password/renew', request),
     login: (request) => signIn('/auth/login', request),
     async logout() {
       try {

@@ -1,4 +1,5 @@
 import {
+  CLOSE_CODES,
   MarkReadResponseSchema,
   checkMessageText,
   type MarkReadResponse,
@@ -15,6 +16,7 @@ import { Outbox, type MentionOptions, type OutboxEntry } from './outbox.js';
 import { createGroupsApi, type GroupsApi } from './groups.js';
 import { Emitter } from './emitter.js';
 import { callEvent, createCallsApi, type CallsApi } from './calls.js';
+import { createAdminApi, type AdminApi } from './admin.js';
 import type { ClientEvents, KKChatClientOptions } from './options.js';
 import { newClientMsgId, webSocketUrl } from './util.js';
 import {
@@ -44,6 +46,8 @@ export class KKChatClient {
   /** Call signaling (the app owns the media). */
   readonly calls: CallsApi;
   readonly groups: GroupsApi;
+  /** The admin API (accounts with the role `admin`). */
+  readonly admin: AdminApi;
 
   private readonly opts: KKChatClientOptions;
   private readonly emitter = new Emitter<ClientEvents>();
@@ -70,7 +74,7 @@ export class KKChatClient {
       requestTimeoutMs: timeoutMs,
       validateResponses: opts.validateResponses,
       onSession: (auth) => this.adoptUser(auth.user),
-      onAuthExpired: () => this.authExpired(),
+      onAuthExpired: (code) => this.authExpired(code),
     });
     const WebSocketImpl = opts.WebSocket ?? (globalThis.WebSocket as WebSocketCtor | undefined);
     this.realtime = new Realtime({
@@ -96,7 +100,9 @@ export class KKChatClient {
       onFrame: (frame) => this.dispatch(frame),
       onDown: () => this.outboxQueue.suspend(),
       onSessionRevoked: (code, reason) => {
-        this.closeReason = ApiError.of('SESSION_REVOKED');
+        this.closeReason = ApiError.of(
+          code === CLOSE_CODES.ACCOUNT_DISABLED ? 'ACCOUNT_DISABLED' : code === CLOSE_CODES.ACCOUNT_DELETED ? 'ACCOUNT_DELETED' : 'SESSION_REVOKED',
+        );
         this.http.clearSession();
         this.userValue = null;
         this.emitter.emit('session.revoked', { code, reason });
@@ -113,6 +119,8 @@ export class KKChatClient {
         // A message of ours pulled by a sync settles its entry even if the ack was lost with the socket.
         if (message.senderId === this.ownerId) this.outboxQueue.handleAck(message);
         this.emitter.emit('message', message);
+        // The timeline's record of a removal (live or pulled by a catch-up) removes the copy the app holds.
+        if (message.kind === 'redaction') this.emitter.emit('message.removed', message.removed);
       },
       onConversations: (list) => this.emitter.emit('conversations', list),
       onHistoryUnavailable: (info) => this.emitter.emit('history.unavailable', info),
@@ -142,6 +150,7 @@ export class KKChatClient {
     this.conversations = createConversationsApi(this.http, hooks);
     this.calls = createCallsApi(this.http, this.realtime, opts.requestTimeoutMs ?? 15_000);
     this.groups = createGroupsApi(this.http);
+    this.admin = createAdminApi(this.http);
   }
 
   /** The signed-in user, null when signed out. */
@@ -317,6 +326,12 @@ export class KKChatClient {
       case 'group.removed':
         this.emitter.emit('group.removed', { conversationId: frame.conversationId, reason: frame.reason });
         break;
+      case 'message.removed':
+        this.emitter.emit('message.removed', frame.message);
+        break;
+      case 'account.updated':
+        this.emitter.emit('account.updated', { role: frame.role });
+        break;
       case 'user.updated':
         if (frame.user.id === this.userValue?.id) this.userValue = frame.user;
         this.emitter.emit('user.updated', frame.user);
@@ -353,11 +368,11 @@ export class KKChatClient {
     this.userValue = user;
   }
 
-  private authExpired(): void {
+  private authExpired(code: string | null): void {
     this.userValue = null;
     this.closeReason = ApiError.of('UNAUTHENTICATED', 'The session has expired; sign in again.');
     if (this.realtime.state !== 'idle' && this.realtime.state !== 'closed') this.realtime.stop();
-    this.emitter.emit('auth.expired', undefined);
+    this.emitter.emit('auth.expired', { code });
   }
 
   private signedOut(): void {

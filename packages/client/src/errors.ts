@@ -72,6 +72,9 @@ export const PERMANENT_SEND_ERRORS: ReadonlySet<string> = new Set<ErrorCode>([
   'MEMBER_MUTED',
   'GROUP_MUTED',
   'GROUP_DISMISSED',
+  'GROUP_DISABLED',
+  'ACCOUNT_DISABLED',
+  'ACCOUNT_DELETED',
   'MENTION_ALL_FORBIDDEN',
   'TEXT_EMPTY',
   'TEXT_TOO_LONG',
@@ -93,3 +96,9 @@ export const REFRESHABLE_AUTH_ERRORS: ReadonlySet<string> = new Set<ErrorCode>([
   'TOKEN_INVALID',
   'SESSION_REVOKED',
 ]);
+
+/**
+ * Codes that end the session for good whatever the request: an administrator disabled or deleted the account.
+ * The SDK forgets the tokens and reports 'auth.expired' with the code, so the app can say why.
+ */
+export const ACCOUNT_ENDED_ERRORS: ReadonlySet<string> = new Set<ErrorCode>(['ACCOUNT_DISABLED', 'ACCOUNT_DELETED']);

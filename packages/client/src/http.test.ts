@@ -14,6 +14,7 @@ function authResult(n: number, ttlMs = 15 * 60_000): AuthResult {
     accessTokenExpiresAt: Date.now() + ttlMs,
     refreshToken: `rt${n}`,
     refreshTokenExpiresAt: Date.now() + 86_400_000,
+    role: 'user',
   };
 }
 

@@ -1,5 +1,5 @@
 import { AuthResultSchema, type AuthResult, type FieldError } from '@kkchat/protocol';
-import { ApiError, REFRESHABLE_AUTH_ERRORS, statusOf } from './errors.js';
+import { ACCOUNT_ENDED_ERRORS, ApiError, REFRESHABLE_AUTH_ERRORS, statusOf } from './errors.js';
 import { startTimer } from './backoff.js';
 
 /** Where the refresh token is kept between page loads / process runs. The default keeps it in memory. */
@@ -43,8 +43,11 @@ export interface HttpClientOptions {
   requestTimeoutMs?: number;
   /** Validate response bodies against the protocol schemas (default true). */
   validateResponses?: boolean;
-  /** Called after a refresh was refused with 401: the tokens are already cleared. */
-  onAuthExpired?: () => void;
+  /**
+   * Called after a refresh was refused with 401, or any request answered that the account was disabled or
+   * deleted (`code`): the tokens are already cleared.
+   */
+  onAuthExpired?: (code: string | null) => void;
   /** Called whenever a new session or rotated tokens arrive. */
   onSession?: (auth: AuthResult) => void;
 }
@@ -172,18 +175,18 @@ export class HttpClient {
       this.setSession(auth);
       return auth;
     } catch (err) {
-      if (err instanceof ApiError && err.status === 401) {
+      if (err instanceof ApiError && (err.status === 401 || ACCOUNT_ENDED_ERRORS.has(err.code))) {
         // Only a session that existed can expire; restore() without one just finds nobody signed in.
-        if (hadSession) this.expire();
+        if (hadSession) this.expire(err.code);
         else this.clearSession();
       }
       throw err;
     }
   }
 
-  private expire(): void {
+  private expire(code: string | null = null): void {
     this.clearSession();
-    this.opts.onAuthExpired?.();
+    this.opts.onAuthExpired?.(code);
   }
 
   private scheduleRefresh(): void {
@@ -222,6 +225,8 @@ export class HttpClient {
         await this.refresh();
         return this.send(method, path, opts);
       }
+      // An administrator ended the account: this session is over, whatever the request was.
+      if (err instanceof ApiError && ACCOUNT_ENDED_ERRORS.has(err.code) && this.accessTokenValue !== null) this.expire(err.code);
       throw err;
     }
   }

@@ -1,7 +1,7 @@
 export { KKChatClient } from './client.js';
 export type { CallsApi, CallEvents } from './calls.js';
 export type { KKChatClientOptions, ClientEvents } from './options.js';
-export { ApiError, CLIENT_ERROR_CODES, PERMANENT_SEND_ERRORS, type ClientErrorCode } from './errors.js';
+export { ACCOUNT_ENDED_ERRORS, ApiError, CLIENT_ERROR_CODES, PERMANENT_SEND_ERRORS, type ClientErrorCode } from './errors.js';
 export { HttpClient, MemoryTokenStore, type TokenStore, type HttpClientOptions } from './http.js';
 export {
   Realtime,
@@ -16,3 +16,4 @@ export { backoffDelay, type BackoffOptions } from './backoff.js';
 export { newClientMsgId, webSocketUrl } from './util.js';
 export type { AuthApi, UsersApi, ContactsApi, ConversationsApi } from './api.js';
 export type { GroupsApi } from './groups.js';
+export type { AdminApi } from './admin.js';

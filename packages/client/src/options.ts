@@ -1,4 +1,4 @@
-import type { Contact, ConversationSummary, FriendRequest, Message, UserPublic } from '@kkchat/protocol';
+import type { AccountRole, Contact, ConversationSummary, FriendRequest, Message, RemovedMessage, UserPublic } from '@kkchat/protocol';
 import type { ApiError } from './errors.js';
 import type { CallEvents } from './calls.js';
 import type { BackoffOptions } from './backoff.js';
@@ -57,10 +57,23 @@ export interface ClientEvents extends CallEvents {
   conversations: ConversationSummary[];
   /** A sync finished; the client is online. */
   synced: void;
-  /** The server closed the socket with SESSION_REVOKED; the client does not reconnect. */
+  /**
+   * An administrator removed a message: replace the copy you hold (same conversation and seq) with this tombstone.
+   * It can arrive twice (live and from the timeline's redaction record); applying it again changes nothing.
+   */
+  'message.removed': RemovedMessage;
+  /** The signed-in account's role changed (an administrator granted or revoked `admin`). */
+  'account.updated': { role: AccountRole };
+  /**
+   * The server ended the session and the client does not reconnect: close code 4003 (SESSION_REVOKED, `reason`
+   * says why: logout, admin_signout, password_reset, ...), 4005 (account disabled) or 4006 (account deleted).
+   */
   'session.revoked': { code: number; reason: string };
-  /** Refreshing failed: the app must show the sign-in screen. */
-  'auth.expired': void;
+  /**
+   * The session is over: refreshing failed, or a request answered ACCOUNT_DISABLED / ACCOUNT_DELETED (`code`).
+   * The app must show the sign-in screen.
+   */
+  'auth.expired': { code: string | null };
   /** The server can no longer replay these messages; the cursor skipped them. */
   'history.unavailable': HistoryUnavailable;
   /** Errors not tied to a call: unmatched error frames, frames that break the protocol. */

@@ -27,6 +27,12 @@ export const ERRORS = {
   LOGIN_THROTTLED: { status: 429, message: 'Too many sign-in attempts; try again later.' },
   ORIGIN_NOT_ALLOWED: { status: 403, message: 'This origin is not allowed.' },
   SESSION_NOT_FOUND: { status: 404, message: 'No such session.' },
+  ACCOUNT_DISABLED: { status: 403, message: 'This account has been disabled by an administrator.' },
+  ACCOUNT_DELETED: { status: 403, message: 'This account has been deleted.' },
+  PASSWORD_CHANGE_REQUIRED: {
+    status: 403,
+    message: 'This password was set by an administrator and must be changed before signing in.',
+  },
 
   // Users
   USERNAME_TAKEN: { status: 409, message: 'This username is taken.' },
@@ -78,6 +84,14 @@ export const ERRORS = {
   GROUP_JOIN_CLOSED: { status: 403, message: 'This group only admits people its admins add.' },
   JOIN_REQUEST_NOT_FOUND: { status: 404, message: 'No such pending join request.' },
   JOIN_REQUEST_EXISTS: { status: 409, message: 'A join request is already pending.' },
+
+  GROUP_DISABLED: { status: 403, message: 'An administrator disabled this group; it is read-only.' },
+
+  // Administration
+  ADMIN_REQUIRED: { status: 403, message: 'This needs an administrator.' },
+  LAST_ADMIN: { status: 409, message: 'The last administrator cannot lose the role or the account.' },
+  MESSAGE_NOT_FOUND: { status: 404, message: 'No such message.' },
+  MESSAGE_NOT_REMOVABLE: { status: 409, message: 'This timeline record cannot be removed.' },
 
   // WebSocket frames
   UNKNOWN_FRAME_TYPE: { status: 400, message: 'Unknown frame type.' },

@@ -11,8 +11,14 @@ export const UserPublicSchema = z.object({
   displayName: z.string(),
   bio: z.string(),
   createdAt: Timestamp,
+  /** The account was deleted: its messages stay, shown as from a "deleted user" (name and bio are cleared). */
+  deleted: z.boolean().optional(),
 });
 export type UserPublic = z.infer<typeof UserPublicSchema>;
+
+/** An account's role in the whole system (not a group role): admins use the admin API. */
+export const AccountRoleSchema = z.enum(['user', 'admin']);
+export type AccountRole = z.infer<typeof AccountRoleSchema>;
 
 export const PresenceSchema = z.object({
   online: z.boolean(),
@@ -127,6 +133,8 @@ export const SystemEventSchema = z.object({
   mutedAll: z.boolean().optional(),
   /** member_muted: until when (null: unmuted). */
   mutedUntil: Timestamp.nullable().optional(),
+  /** Done by a system administrator (not a member of the group); clients say "an administrator". */
+  byAdmin: z.boolean().optional(),
 });
 export type SystemEvent = z.infer<typeof SystemEventSchema>;
 
@@ -136,8 +144,28 @@ export const SystemMessageSchema = MessageBase.extend({ kind: z.literal('system'
 /** The record a call leaves in its conversation, written by the server; the sender is the caller. */
 export const CallMessageSchema = MessageBase.extend({ kind: z.literal('call'), ...CallRecordFieldsSchema.shape });
 
-/** A stored message. More kinds (image, file, system) join this union later. */
-export const MessageSchema = z.discriminatedUnion('kind', [TextMessageSchema, CallMessageSchema, SystemMessageSchema]);
+/**
+ * A message an administrator removed: the seq and id stay (never reused), the content is gone. History, sync and
+ * the conversation list show this tombstone in its place.
+ */
+export const RemovedMessageSchema = MessageBase.extend({ kind: z.literal('removed'), removedAt: Timestamp });
+export type RemovedMessage = z.infer<typeof RemovedMessageSchema>;
+
+/**
+ * The timeline record of a removal, with its own seq, so a device that was offline learns of it by its normal
+ * catch-up: apply `removed` to the copy you hold and do not display the record. It is never unread and never
+ * the last-message preview. `senderId` is the administrator.
+ */
+export const RedactionMessageSchema = MessageBase.extend({ kind: z.literal('redaction'), removed: RemovedMessageSchema });
+
+/** A stored message. More kinds (image, file) join this union later. */
+export const MessageSchema = z.discriminatedUnion('kind', [
+  TextMessageSchema,
+  CallMessageSchema,
+  SystemMessageSchema,
+  RemovedMessageSchema,
+  RedactionMessageSchema,
+]);
 export type Message = z.infer<typeof MessageSchema>;
 export type MessageKind = Message['kind'];
 
@@ -166,6 +194,9 @@ export const GroupSummarySchema = z.object({
   /** The viewer cannot post until then. */
   mutedUntil: Timestamp.nullable(),
   dismissedAt: Timestamp.nullable(),
+  /** An administrator disabled the group: read-only for everyone; the reason is shown to members. */
+  disabledAt: Timestamp.nullable().optional(),
+  disabledReason: z.string().nullable().optional(),
   createdAt: Timestamp,
 });
 export type GroupSummary = z.infer<typeof GroupSummarySchema>;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isWellFormedText, LIMITS, USERNAME_PATTERN } from './limits.js';
 import {
+  AccountRoleSchema,
   BlockSchema,
   ContactSchema,
   ConversationSummarySchema,
@@ -62,6 +63,8 @@ export const AuthResultSchema = z.object({
   /** Empty when the refresh was made with the httpOnly cookie: the new token is then only in the cookie. */
   refreshToken: z.string(),
   refreshTokenExpiresAt: Timestamp,
+  /** The account's role: `admin` opens the admin area. */
+  role: AccountRoleSchema,
 });
 export type AuthResult = z.infer<typeof AuthResultSchema>;
 
@@ -70,6 +73,18 @@ export const ChangePasswordRequestSchema = z.object({
   newPassword: PasswordSchema,
 });
 export type ChangePasswordRequest = z.infer<typeof ChangePasswordRequestSchema>;
+
+/**
+ * Signing in with a password an administrator set (answered `PASSWORD_CHANGE_REQUIRED` by login): the same
+ * credentials plus the new password; the answer is a fresh session.
+ */
+export const RenewPasswordRequestSchema = z.object({
+  username: z.string().min(1).max(LIMITS.usernameMax),
+  password: z.string().min(1).max(LIMITS.passwordMax),
+  newPassword: PasswordSchema,
+  deviceName: DeviceNameSchema.optional(),
+});
+export type RenewPasswordRequest = z.infer<typeof RenewPasswordRequestSchema>;
 
 export const SessionListResponseSchema = z.object({ sessions: z.array(SessionSchema) });
 export type SessionListResponse = z.infer<typeof SessionListResponseSchema>;

@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import {
+  AccountRoleSchema,
   ContactSchema,
   FriendRequestSchema,
   Id,
   MessageSchema,
+  RemovedMessageSchema,
   Timestamp,
   UserPublicSchema,
 } from './models.js';
@@ -101,6 +103,13 @@ export const ServerFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('group.updated'), conversationId: Id }),
   /** The user is no longer in a group; its history up to the departure stays readable. */
   z.object({ type: z.literal('group.removed'), conversationId: Id, reason: z.enum(['left', 'removed', 'dismissed']) }),
+  /**
+   * An administrator removed a message: replace the copy you hold with this tombstone (same seq). Sent to everyone
+   * who can see that seq; may arrive together with the `redaction` record of the removal (applying twice is fine).
+   */
+  z.object({ type: z.literal('message.removed'), message: RemovedMessageSchema }),
+  /** The signed-in user's account changed (an administrator granted or revoked the admin role). */
+  z.object({ type: z.literal('account.updated'), role: AccountRoleSchema }),
   /** Calls: see calls.ts. */
   ...CALL_SERVER_FRAME_SCHEMAS,
 ]);
@@ -127,6 +136,10 @@ export const CLOSE_CODES = {
   SESSION_REVOKED: 4003,
   /** The first frame was not an auth frame. */
   AUTH_REQUIRED: 4004,
+  /** An administrator disabled the account. Do not reconnect; signing in is refused until it is enabled. */
+  ACCOUNT_DISABLED: 4005,
+  /** The account was deleted. Do not reconnect. */
+  ACCOUNT_DELETED: 4006,
   /** The connection kept exceeding its rate limit. Reconnect after a pause. */
   RATE_LIMITED: 4008,
   /** The client did not read fast enough and its send buffer overflowed. Reconnect and sync. */
@@ -135,4 +148,24 @@ export const CLOSE_CODES = {
 export type CloseCode = (typeof CLOSE_CODES)[keyof typeof CLOSE_CODES];
 
 /** Close codes after which a client must not reconnect with the same session. */
-export const TERMINAL_CLOSE_CODES: readonly number[] = [CLOSE_CODES.SESSION_REVOKED];
+export const TERMINAL_CLOSE_CODES: readonly number[] = [
+  CLOSE_CODES.SESSION_REVOKED,
+  CLOSE_CODES.ACCOUNT_DISABLED,
+  CLOSE_CODES.ACCOUNT_DELETED,
+];
+
+/**
+ * The reason string of a 4003 close (SESSION_REVOKED), naming why the session ended. Stable values a client can
+ * show a message for.
+ */
+export const SESSION_END_REASONS = [
+  'logout',
+  'revoked',
+  'password_changed',
+  'refresh_reuse',
+  'admin_signout',
+  'password_reset',
+  'account_disabled',
+  'account_deleted',
+] as const;
+export type SessionEndReason = (typeof SESSION_END_REASONS)[number];

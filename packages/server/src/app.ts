@@ -35,6 +35,19 @@ import { PresenceService } from './modules/gateway/presence.service.js';
 import { UserRepository } from './modules/users/users.repository.js';
 import { userRoutes } from './modules/users/users.routes.js';
 import { UserService } from './modules/users/users.service.js';
+import { AdminBootstrap } from './modules/admin/admin.bootstrap.js';
+import { createAdminHooks } from './modules/admin/admin.hooks.js';
+import { AdminPolicy } from './modules/admin/admin.policy.js';
+import { adminRoutes } from './modules/admin/admin.routes.js';
+import { AdminGroupRepository } from './modules/admin/admin-groups.repository.js';
+import { AdminGroupService } from './modules/admin/admin-groups.service.js';
+import { AdminStatsService } from './modules/admin/admin-stats.service.js';
+import { AdminUserRepository } from './modules/admin/admin-users.repository.js';
+import { AdminUserService } from './modules/admin/admin-users.service.js';
+import { AuditRepository } from './modules/admin/audit.repository.js';
+import { AuditService } from './modules/admin/audit.service.js';
+import { MessageRemoval } from './modules/conversations/message-removal.js';
+import { GroupAdministration } from './modules/groups/groups.admin.js';
 
 export const VERSION = '0.1.0';
 
@@ -75,6 +88,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     now,
   };
   const services = createServices(platform);
+  // The first administrators (KKCHAT_ADMIN_USERNAMES), while the system has none.
+  const granted = await new AdminBootstrap(db, now, config.adminUsernames).atStart();
+  if (granted.length > 0) log.info({ usernames: granted }, 'administrator role granted (KKCHAT_ADMIN_USERNAMES)');
 
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
@@ -119,6 +135,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         await secured.register(conversationRoutes, { services });
         await secured.register(groupRoutes, { services });
         await secured.register(callRoutes, { services, config, now });
+        await secured.register(adminRoutes, { services });
       });
     },
     { prefix: '/api/v1' },
@@ -159,13 +176,50 @@ function createServices(platform: Platform): Services {
   const groupsRepo = new GroupRepository(platform.db);
   const groupCache = new GroupMembershipCache(groupsRepo);
   const conversations = new ConversationService(platform, conversationsRepo, contactsRepo, users, groupCache, groupsRepo);
+  // A group changed on some node: every node drops its cached state of it.
+  platform.bus.subscribe((event) => {
+    if (event.kind === 'group-changed') groupCache.invalidate(event.conversationId);
+  });
+  const authRepo = new AuthRepository(platform.db);
+  const groups = new GroupService(platform, groupsRepo, groupCache, conversations, contactsRepo, users);
+  const bootstrap = new AdminBootstrap(platform.db, platform.now, platform.config.adminUsernames);
+  // Modules that own files register their deletion, removal and storage hooks here.
+  const hooks = createAdminHooks();
+  const policy = new AdminPolicy(users);
+  const audit = new AuditRepository(platform.db, platform.now);
+  const groupAdmin = new GroupAdministration(platform, groupsRepo, groupCache, groups);
   return {
-    auth: new AuthService(platform, new AuthRepository(platform.db), users),
+    auth: new AuthService(platform, authRepo, users, (user) => bootstrap.onRegistered(user)),
     users: new UserService(platform, users, (userId) => contactsRepo.audienceOf(userId)),
     contacts,
     conversations,
-    groups: new GroupService(platform, groupsRepo, groupCache, conversations, contactsRepo, users),
+    groups,
     presence: new PresenceService(platform, users, (userId) => contactsRepo.audienceOf(userId)),
     calls: new CallService(platform, conversationsRepo, contactsRepo, conversations),
+    adminUsers: new AdminUserService({
+      platform,
+      policy,
+      repo: new AdminUserRepository(platform.db),
+      users,
+      auth: authRepo,
+      contactsRepo,
+      contacts,
+      groupAdmin,
+      audit,
+      hooks,
+    }),
+    adminGroups: new AdminGroupService({
+      platform,
+      policy,
+      repo: new AdminGroupRepository(platform.db),
+      users,
+      conversations: conversationsRepo,
+      groupAdmin,
+      removal: new MessageRemoval(platform, conversationsRepo, groupCache),
+      audit,
+      hooks,
+    }),
+    adminStats: new AdminStatsService(platform, policy, hooks),
+    audit: new AuditService(platform, policy, audit, users),
   };
 }

@@ -49,6 +49,10 @@ const EnvSchema = z.object({
   KKCHAT_TURN_URLS: z.string().default(''),
   KKCHAT_TURN_SECRET: z.string().optional(),
   KKCHAT_TURN_TTL_SEC: int(60, 7 * 24 * 3600).default(3600),
+  KKCHAT_ADMIN_USERNAMES: z
+    .string()
+    .regex(/^\s*([A-Za-z0-9_.-]+\s*(,\s*[A-Za-z0-9_.-]+\s*)*)?$/, 'comma-separated usernames')
+    .default(''),
 });
 
 export interface Config {
@@ -90,6 +94,8 @@ export interface Config {
     /** Largest group allowed; new groups start with this limit (issue 3: 2,000 by default). */
     memberLimit: number;
   };
+  /** KKCHAT_ADMIN_USERNAMES: made administrators while the system has none (the first admin). */
+  adminUsernames: string[];
   limits: {
     loginPerAccount: { limit: number; windowMs: number };
     loginPerIp: { limit: number; windowMs: number };
@@ -148,6 +154,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       turnTtlSec: e.KKCHAT_TURN_TTL_SEC,
     },
     groups: { memberLimit: e.KKCHAT_GROUP_MEMBER_LIMIT },
+    adminUsernames: splitList(e.KKCHAT_ADMIN_USERNAMES),
     limits: {
       loginPerAccount: { limit: e.KKCHAT_LOGIN_MAX_PER_ACCOUNT, windowMs: 15 * 60_000 },
       loginPerIp: { limit: e.KKCHAT_LOGIN_MAX_PER_IP, windowMs: 5 * 60_000 },

@@ -11,6 +11,10 @@ import type { ConversationService } from './modules/conversations/conversations.
 import type { GroupService } from './modules/groups/groups.service.js';
 import type { PresenceService } from './modules/gateway/presence.service.js';
 import type { CallService } from './modules/calls/calls.service.js';
+import type { AdminUserService } from './modules/admin/admin-users.service.js';
+import type { AdminGroupService } from './modules/admin/admin-groups.service.js';
+import type { AdminStatsService } from './modules/admin/admin-stats.service.js';
+import type { AuditService } from './modules/admin/audit.service.js';
 
 /** Infrastructure the services run on; each piece has an embedded adapter and (later) a production one. */
 export interface Platform {
@@ -32,6 +36,10 @@ export interface Services {
   groups: GroupService;
   presence: PresenceService;
   calls: CallService;
+  adminUsers: AdminUserService;
+  adminGroups: AdminGroupService;
+  adminStats: AdminStatsService;
+  audit: AuditService;
 }
 
 /** Who is acting: always taken from the verified token, never from the request body. */

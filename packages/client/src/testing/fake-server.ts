@@ -335,6 +335,7 @@ export class FakeServer {
       accessTokenExpiresAt,
       refreshToken,
       refreshTokenExpiresAt: Date.now() + 30 * 86_400_000,
+      role: 'user',
     };
   }
 }

@@ -32,6 +32,24 @@ export class AuthRepository {
     return this.db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
+  /** The session with the state of its account, in one query: the check every authenticated request makes. */
+  findSessionWithAccount(id: string) {
+    return this.sessionsWithAccount().where('s.id', '=', id).executeTakeFirst();
+  }
+
+  /** The same state for many sessions (the gateway's periodic check of the sockets it holds). */
+  findSessionsWithAccount(ids: readonly string[]) {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.sessionsWithAccount().where('s.id', 'in', ids).execute();
+  }
+
+  private sessionsWithAccount() {
+    return this.db
+      .selectFrom('sessions as s')
+      .innerJoin('users as u', 'u.id', 's.user_id')
+      .select(['s.id', 's.user_id', 's.revoked_at', 's.expires_at', 'u.disabled_at', 'u.deleted_at']);
+  }
+
   findRefreshToken(tokenHash: string) {
     return this.db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
   }

@@ -5,6 +5,7 @@ import {
   LoginRequestSchema,
   RefreshRequestSchema,
   RegisterRequestSchema,
+  RenewPasswordRequestSchema,
   SessionListResponseSchema,
   type AuthResult,
 } from '@kkchat/protocol';
@@ -72,6 +73,23 @@ export const publicAuthRoutes: FastifyPluginAsyncZod<{ services: Services }> = a
       const result = await services.auth.login(request.body, clientInfo(request, request.body.deviceName));
       setRefreshCookie(request, reply, result);
       return result;
+    },
+  );
+
+  app.post(
+    '/auth/password/renew',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign in while replacing the password (required after an administrator reset it)',
+        body: RenewPasswordRequestSchema,
+        response: { 201: AuthResultSchema },
+      },
+    },
+    async (request, reply) => {
+      const result = await services.auth.renewPassword(request.body, clientInfo(request, request.body.deviceName));
+      setRefreshCookie(request, reply, result);
+      return reply.status(201).send(result);
     },
   );
 

@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import {
   CLOSE_CODES,
+  type AccountRole,
   type AuthResult,
   type ChangePasswordRequest,
+  type ErrorCode,
   type LoginRequest,
   type RegisterRequest,
+  type RenewPasswordRequest,
   type Session,
 } from '@kkchat/protocol';
 import type { Actor, Platform } from '../../context.js';
@@ -32,6 +35,8 @@ export class AuthService {
     private readonly platform: Platform,
     private readonly repo: AuthRepository,
     private readonly users: UserRepository,
+    /** Runs after an account is created (the admin bootstrap may grant it the admin role). */
+    private readonly afterRegister: (user: UserRow) => Promise<void> = async () => undefined,
   ) {
     this.tokens = new AccessTokens(platform.config.jwtSecret, platform.config.accessTokenTtlMs);
   }
@@ -52,6 +57,8 @@ export class AuthService {
       updated_at: now,
       last_seen_at: null,
       disabled_at: null,
+      deleted_at: null,
+      must_change_password: 0,
     } satisfies UserRow;
     try {
       await this.users.insert(user);
@@ -61,7 +68,8 @@ export class AuthService {
       }
       throw error;
     }
-    return this.startSession(user, client);
+    await this.afterRegister(user);
+    return this.startSession((await this.users.findById(user.id)) ?? user, client);
   }
 
   /**
@@ -71,18 +79,44 @@ export class AuthService {
    * check before any failure is counted, and the per-account limit does not hold.
    */
   async login(request: LoginRequest, client: ClientInfo): Promise<AuthResult> {
+    const user = await this.checkCredentials(request.username, request.password, client);
+    // A password an administrator set must be replaced first (renewPassword); nothing is issued with it.
+    if (Number(user.must_change_password) === 1) throw new AppError('PASSWORD_CHANGE_REQUIRED');
+    return this.startSession(user, client);
+  }
+
+  /**
+   * Sign-in that replaces the password (after an administrator's reset, or any time): the same checks as login,
+   * then the new password, every other session signed out, and a fresh session.
+   */
+  async renewPassword(request: RenewPasswordRequest, client: ClientInfo): Promise<AuthResult> {
+    const user = await this.checkCredentials(request.username, request.password, client);
+    if (request.newPassword === request.password) {
+      throw new AppError('VALIDATION_FAILED', { fields: [{ field: 'newPassword', message: 'must differ from the current password' }] });
+    }
+    const now = this.platform.now();
+    await this.users.replacePassword(user.id, await hashPassword(request.newPassword), now);
+    await this.revokeAndDisconnect(await this.repo.otherActiveSessionIds(user.id, null, now), 'password_changed');
+    return this.startSession({ ...user, must_change_password: 0 }, client);
+  }
+
+  /**
+   * Checks the password, throttled per account and per IP (see login). Only a correct password learns that the
+   * account is disabled, so the answer does not reveal which accounts are.
+   */
+  private async checkCredentials(username: string, password: string, client: ClientInfo): Promise<UserRow> {
     const { limits } = this.platform.config;
-    const accountKey = `login:account:${request.username.toLowerCase()}`;
+    const accountKey = `login:account:${username.toLowerCase()}`;
     await this.checkRate(`login:ip:${client.ip}`, limits.loginPerIp, 'LOGIN_THROTTLED');
     await this.checkRate(accountKey, limits.loginPerAccount, 'LOGIN_THROTTLED');
 
-    const user = await this.users.findByUsername(request.username);
-    const valid = user ? await verifyPassword(user.password_hash, request.password) : false;
-    if (!user) await verifyAgainstDummy(request.password);
-    if (!user || !valid) throw new AppError('INVALID_CREDENTIALS');
-    if (user.disabled_at !== null) throw new AppError('INVALID_CREDENTIALS');
+    const user = await this.users.findByUsername(username);
+    const valid = user ? await verifyPassword(user.password_hash, password) : false;
+    if (!user) await verifyAgainstDummy(password);
+    if (!user || !valid || user.deleted_at !== null) throw new AppError('INVALID_CREDENTIALS');
+    if (user.disabled_at !== null) throw new AppError('ACCOUNT_DISABLED');
     await this.platform.limiter.reset(accountKey);
-    return this.startSession(user, client);
+    return user;
   }
 
   /**
@@ -95,13 +129,16 @@ export class AuthService {
     const stored = await this.repo.findRefreshToken(tokenHash);
     if (!stored) throw new AppError('REFRESH_TOKEN_INVALID');
     const session = await this.repo.findSession(stored.session_id);
-    if (!session || session.revoked_at !== null) throw new AppError('REFRESH_TOKEN_INVALID');
+    if (!session) throw new AppError('REFRESH_TOKEN_INVALID');
+    // Say why the session ended when an administrator ended the account, so the app can tell the user.
+    const user = await this.users.findById(session.user_id);
+    if (user && user.deleted_at !== null) throw new AppError('ACCOUNT_DELETED');
+    if (user && user.disabled_at !== null) throw new AppError('ACCOUNT_DISABLED');
+    if (!user || session.revoked_at !== null) throw new AppError('REFRESH_TOKEN_INVALID');
     if (stored.used_at !== null) return this.rejectReuse(session.id);
     if (Number(stored.expires_at) <= now || Number(session.expires_at) <= now) {
       throw new AppError('REFRESH_TOKEN_INVALID');
     }
-    const user = await this.users.findById(session.user_id);
-    if (!user || user.disabled_at !== null) throw new AppError('REFRESH_TOKEN_INVALID');
 
     const nextToken = newRefreshToken();
     const expiresAt = now + this.platform.config.refreshTokenTtlMs;
@@ -168,17 +205,30 @@ export class AuthService {
     await this.checkRate(`api:${actor.userId}`, this.platform.config.limits.apiPerUser, 'RATE_LIMITED');
   }
 
-  /** Throws SESSION_REVOKED unless the actor's session is still live. */
+  /**
+   * Throws unless the actor's session is still live and its account usable: ACCOUNT_DELETED, ACCOUNT_DISABLED
+   * (an administrator ended the account: refused on every route at once, BR-14), else SESSION_REVOKED.
+   */
   async authenticateSession(actor: Actor): Promise<void> {
-    const session = await this.repo.findSession(actor.sessionId);
-    if (
-      !session ||
-      session.user_id !== actor.userId ||
-      session.revoked_at !== null ||
-      Number(session.expires_at) <= this.platform.now()
-    ) {
-      throw new AppError('SESSION_REVOKED');
+    const session = await this.repo.findSessionWithAccount(actor.sessionId);
+    const problem = session && session.user_id === actor.userId ? sessionProblem(session, this.platform.now()) : 'SESSION_REVOKED';
+    if (problem) throw new AppError(problem);
+  }
+
+  /**
+   * Of `sessionIds`, those that must not keep a socket open, with the reason (ACCOUNT_DELETED, ACCOUNT_DISABLED or
+   * SESSION_REVOKED). One query: the gateway runs it every heartbeat over the sockets it holds.
+   */
+  async endedSessions(sessionIds: readonly string[]): Promise<Map<string, ErrorCode>> {
+    const rows = await this.repo.findSessionsWithAccount(sessionIds);
+    const now = this.platform.now();
+    const found = new Map(rows.map((row) => [row.id, sessionProblem(row, now)]));
+    const ended = new Map<string, ErrorCode>();
+    for (const id of sessionIds) {
+      const problem = found.has(id) ? found.get(id) : 'SESSION_REVOKED';
+      if (problem) ended.set(id, problem);
     }
+    return ended;
   }
 
   private async startSession(user: UserRow, client: ClientInfo): Promise<AuthResult> {
@@ -213,6 +263,7 @@ export class AuthService {
       accessTokenExpiresAt: access.expiresAt,
       refreshToken,
       refreshTokenExpiresAt: refreshExpiresAt,
+      role: user.role as AccountRole,
     };
   }
 
@@ -242,6 +293,17 @@ export class AuthService {
     const decision = await this.platform.limiter.consume(key, limit);
     if (!decision.allowed) throw new AppError(code, { retryAfterMs: decision.retryAfterMs });
   }
+}
+
+/** Why a session cannot be used, or null when it can. */
+function sessionProblem(
+  session: { revoked_at: number | null; expires_at: number; disabled_at: number | null; deleted_at: number | null },
+  now: number,
+): ErrorCode | null {
+  if (session.deleted_at !== null) return 'ACCOUNT_DELETED';
+  if (session.disabled_at !== null) return 'ACCOUNT_DISABLED';
+  if (session.revoked_at !== null || Number(session.expires_at) <= now) return 'SESSION_REVOKED';
+  return null;
 }
 
 /** A readable device name from a User-Agent ("Chrome on Linux"), for the session list. */

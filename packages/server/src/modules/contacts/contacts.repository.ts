@@ -1,8 +1,8 @@
 import type { Relationship } from '@kkchat/protocol';
-import type { Selectable } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { Database } from '../../platform/db/database.js';
 import { inTransaction } from '../../platform/db/transaction.js';
-import type { FriendRequestsTable } from '../../platform/db/schema.js';
+import type { DB, FriendRequestsTable } from '../../platform/db/schema.js';
 import { ensureDirectConversation } from '../conversations/conversations.repository.js';
 import { PUBLIC_USER_COLUMNS } from '../users/users.mapper.js';
 
@@ -231,19 +231,35 @@ export class ContactRepository {
         .selectAll()
         .where('pending_key', 'in', [pendingKey(blockerId, blockedId), pendingKey(blockedId, blockerId)])
         .execute();
-      if (pending.length > 0) {
-        await trx
-          .updateTable('friend_requests')
-          .set({ status: 'cancelled', pending_key: null, updated_at: now })
-          .where('id', 'in', pending.map((r) => r.id))
-          .execute();
-      }
-      return pending.map((r) => ({ ...r, status: 'cancelled', pending_key: null, updated_at: now }));
+      return cancelRequests(trx, pending, now);
     });
   }
 
   async unblock(blockerId: string, blockedId: string): Promise<void> {
     await this.db.deleteFrom('blocks').where('blocker_id', '=', blockerId).where('blocked_id', '=', blockedId).execute();
+  }
+
+  /**
+   * Ends every social tie of a deleted account inside its transaction: friendships and blocks both ways are
+   * removed, pending requests either way cancelled. Returns the former friends and the cancelled requests.
+   */
+  async removeAllTiesOf(trx: Kysely<DB> | Transaction<DB>, userId: string, now: number): Promise<{ friendIds: string[]; cancelled: FriendRequestRow[] }> {
+    const friends = await trx.selectFrom('friendships').select('friend_id').where('user_id', '=', userId).execute();
+    await trx
+      .deleteFrom('friendships')
+      .where((eb) => eb.or([eb('user_id', '=', userId), eb('friend_id', '=', userId)]))
+      .execute();
+    await trx
+      .deleteFrom('blocks')
+      .where((eb) => eb.or([eb('blocker_id', '=', userId), eb('blocked_id', '=', userId)]))
+      .execute();
+    const pending = await trx
+      .selectFrom('friend_requests')
+      .selectAll()
+      .where('status', '=', 'pending')
+      .where((eb) => eb.or([eb('from_user_id', '=', userId), eb('to_user_id', '=', userId)]))
+      .execute();
+    return { friendIds: friends.map((f) => f.friend_id), cancelled: await cancelRequests(trx, pending, now) };
   }
 
   listBlocks(blockerId: string) {
@@ -256,6 +272,18 @@ export class ContactRepository {
       .orderBy('b.created_at', 'desc')
       .execute();
   }
+}
+
+/** Cancels pending requests inside the caller's transaction; returns them as they are now. */
+async function cancelRequests(trx: Kysely<DB> | Transaction<DB>, pending: FriendRequestRow[], now: number): Promise<FriendRequestRow[]> {
+  if (pending.length > 0) {
+    await trx
+      .updateTable('friend_requests')
+      .set({ status: 'cancelled', pending_key: null, updated_at: now })
+      .where('id', 'in', pending.map((r) => r.id))
+      .execute();
+  }
+  return pending.map((r) => ({ ...r, status: 'cancelled', pending_key: null, updated_at: now }));
 }
 
 function pendingKey(fromUserId: string, toUserId: string): string {

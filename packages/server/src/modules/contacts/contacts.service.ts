@@ -139,6 +139,24 @@ export class ContactService {
     return rows.map((row) => ({ user: toUserPublic(row), createdAt: Number(row.blocked_at) }));
   }
 
+  /**
+   * After an account was deleted (its ties removed in that transaction): its former friends see it go offline and
+   * leave their contacts, and the other side of each cancelled request sees the request end.
+   */
+  async announceAccountRemoved(userId: string, friendIds: string[], presenceAudience: string[], cancelled: FriendRequestRow[]): Promise<void> {
+    if (presenceAudience.length > 0) {
+      await this.platform.bus.publish({
+        kind: 'deliver',
+        userIds: presenceAudience,
+        frame: { type: 'presence', userId, online: false, lastSeenAt: null },
+      });
+    }
+    for (const friendId of friendIds) {
+      await this.platform.bus.publish({ kind: 'deliver', userIds: [friendId], frame: { type: 'contact.removed', userId } });
+    }
+    for (const request of await this.toRequests(cancelled)) await this.publishRequest(request);
+  }
+
   private async accept(actor: Actor, row: FriendRequestRow): Promise<AcceptFriendRequestResponse> {
     checkCanInteract(await this.repo.blockState(actor.userId, row.from_user_id === actor.userId ? row.to_user_id : row.from_user_id));
     const now = this.platform.now();

@@ -7,6 +7,9 @@ import type { DB, MessagesTable } from '../../platform/db/schema.js';
 
 export type MessageRow = Selectable<MessagesTable>;
 
+/** The kind of the timeline record a removal leaves (see RedactionMessageSchema in the protocol). */
+export const REDACTION_KIND = 'redaction';
+
 /**
  * Returns the direct conversation of two users, creating it (with both memberships) when missing. Runs inside
  * the caller's transaction so that a friendship and its conversation appear together.
@@ -40,6 +43,8 @@ export interface NewMessage {
   payload: string | null;
   contentHash: string;
   createdAt: number;
+  /** Move the sender's read cursor to this message (default). Not for a redaction record. */
+  moveSenderCursor?: boolean;
 }
 
 /** Runs inside the storing transaction once the seq is known. */
@@ -142,14 +147,17 @@ export class ConversationRepository {
           payload: message.payload,
           content_hash: message.contentHash,
           created_at: message.createdAt,
+          removed_at: null,
         })
         .execute();
-      await trx
-        .updateTable('conversation_members')
-        .set({ read_seq: seq })
-        .where('conversation_id', '=', message.conversationId)
-        .where('user_id', '=', message.senderId)
-        .execute();
+      if (message.moveSenderCursor !== false) {
+        await trx
+          .updateTable('conversation_members')
+          .set({ read_seq: seq })
+          .where('conversation_id', '=', message.conversationId)
+          .where('user_id', '=', message.senderId)
+          .execute();
+      }
       // Group membership changes and mentions commit with their message; throwing here rolls back the seq too.
       if (within) await within(trx, seq);
       return seq;
@@ -182,6 +190,10 @@ export class ConversationRepository {
     return row?.min === null || row?.min === undefined ? 0 : Number(row.min);
   }
 
+  /**
+   * Messages after the read cursor not sent by the user. Removed messages (tombstones) and redaction records are
+   * not counted, so a removal lowers the count of everyone who had not read the message (BR-09).
+   */
   async countUnread(conversationId: string, userId: string, readSeq: number, untilSeq = Number.MAX_SAFE_INTEGER): Promise<number> {
     const row = await this.db
       .selectFrom('messages')
@@ -190,8 +202,52 @@ export class ConversationRepository {
       .where('seq', '>', readSeq)
       .where('seq', '<=', untilSeq)
       .where('sender_id', '!=', userId)
+      .where('removed_at', 'is', null)
+      .where('kind', '!=', REDACTION_KIND)
       .executeTakeFirst();
     return Number(row?.n ?? 0);
+  }
+
+  /** The conversation's last message up to `untilSeq` for the list preview: redaction records are skipped. */
+  lastVisibleMessage(conversationId: string, untilSeq: number): Promise<MessageRow | undefined> {
+    return this.db
+      .selectFrom('messages')
+      .selectAll()
+      .where('conversation_id', '=', conversationId)
+      .where('seq', '<=', untilSeq)
+      .where('kind', '!=', REDACTION_KIND)
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+  }
+
+  /**
+   * Turns a message into a tombstone inside the removal's transaction: content cleared, mentions dropped, the row
+   * and its seq kept. Returns false when it was already removed (a concurrent removal won).
+   */
+  async markRemoved(trx: Transaction<DB>, conversationId: string, seq: number, now: number): Promise<boolean> {
+    const result = await trx
+      .updateTable('messages')
+      .set({ removed_at: now, text: null, payload: null })
+      .where('conversation_id', '=', conversationId)
+      .where('seq', '=', seq)
+      .where('removed_at', 'is', null)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) !== 1) return false;
+    await trx.deleteFrom('message_mentions').where('conversation_id', '=', conversationId).where('seq', '=', seq).execute();
+    return true;
+  }
+
+  /** Users whose readable history includes `seq` (current members, and departed group members who saw it). */
+  async viewersOf(conversationId: string, seq: number): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('conversation_members')
+      .select('user_id')
+      .where('conversation_id', '=', conversationId)
+      .where('visible_from_seq', '<', seq)
+      .where((eb) => eb.or([eb('visible_until_seq', 'is', null), eb('visible_until_seq', '>=', seq)]))
+      .execute();
+    return rows.map((r) => r.user_id);
   }
 
   /** Moves a read cursor forward only; returns false when it was already at or past `seq`. */

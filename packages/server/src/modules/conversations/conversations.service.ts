@@ -130,7 +130,10 @@ export class ConversationService {
         const mentions = [...new Set(input.mentions ?? [])].filter((id) => id !== actor.userId && state!.members.has(id));
         const content = { kind: 'text', text: input.text, ...(mentions.length > 0 ? { mentions } : {}), ...(mentionAll ? { mentionAll } : {}) };
         const message = await this.store(conversationId, actor.userId, input.clientMsgId, content, contentHash, async (trx, seq) => {
-          if (!(await this.groupRepo.isActiveMember(trx, conversationId, actor.userId))) throw new AppError('NOT_MEMBER');
+          // Re-checked in the database: another node may have removed the sender or an administrator disabled
+          // the group since this node's cache was loaded.
+          const refusal = await this.groupRepo.postingRefusal(trx, conversationId, actor.userId);
+          if (refusal) throw new AppError(refusal);
           await this.groupRepo.insertMentions(trx, conversationId, seq, mentionAll ? ['*'] : mentions);
         });
         return { message, audience: state!.audience };
@@ -230,6 +233,7 @@ export class ConversationService {
       payload: row.payload,
       content_hash: contentHash,
       created_at: row.createdAt,
+      removed_at: null,
     });
   }
 
@@ -283,6 +287,7 @@ export class ConversationService {
       const member = checkActiveMember(state, actor.userId); // a departed member is told NOT_MEMBER (BR-11)
       if (member.mutedUntil !== null && member.mutedUntil > this.platform.now()) return;
       if (state!.mutedAll && member.role === 'member') return;
+      if (state!.disabled) return;
       // In a large group typing would be a storm of hints nobody can attribute; only small groups relay it.
       if (state!.audience.length > GROUP_TYPING_MAX_MEMBERS) return;
       await this.platform.bus.publish({
@@ -346,7 +351,7 @@ export class ConversationService {
     if (!peerUser) return null;
     const lastSeq = Number(conversation.last_seq);
     const readSeq = Number(self.read_seq);
-    const last = lastSeq > 0 ? await this.repo.findMessage(conversationId, lastSeq) : undefined;
+    const last = lastSeq > 0 ? await this.repo.lastVisibleMessage(conversationId, lastSeq) : undefined;
     return {
       id: conversation.id,
       kind: 'direct',
@@ -375,7 +380,7 @@ export class ConversationService {
     const [unreadCount, mentionCount, last] = await Promise.all([
       unread ? this.repo.countUnread(conversationId, userId, readSeq, until) : 0,
       unread ? this.groupRepo.countMentions(conversationId, userId, readSeq, until) : 0,
-      until > 0 ? this.repo.findMessage(conversationId, until) : undefined,
+      until > 0 ? this.repo.lastVisibleMessage(conversationId, until) : undefined,
     ]);
     return {
       id: conversation.id,

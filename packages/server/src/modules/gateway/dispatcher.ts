@@ -143,8 +143,9 @@ export class FrameDispatcher {
     try {
       conn.actor = await this.services.auth.authenticate(parsed.token);
     } catch (error) {
-      const revoked = error instanceof AppError && error.code === 'SESSION_REVOKED';
-      conn.ws.close(revoked ? CLOSE_CODES.SESSION_REVOKED : CLOSE_CODES.AUTH_FAILED, revoked ? 'session revoked' : 'invalid token');
+      const ended = error instanceof AppError ? sessionEndClose(error.code) : null;
+      if (ended) conn.ws.close(ended.code, ended.reason);
+      else conn.ws.close(CLOSE_CODES.AUTH_FAILED, 'invalid token');
       return false;
     }
     if (!(await this.hooks.authenticated(conn))) return false;
@@ -169,6 +170,23 @@ export class FrameDispatcher {
       ...(appError.fields ? { fields: appError.fields } : {}),
       ...(appError.retryAfterMs !== undefined ? { retryAfterMs: appError.retryAfterMs } : {}),
     });
+  }
+}
+
+/**
+ * The close for a socket whose session can no longer be used (SESSION_REVOKED, or an administrator disabled or
+ * deleted the account), or null for other errors.
+ */
+export function sessionEndClose(code: string): { code: number; reason: string } | null {
+  switch (code) {
+    case 'SESSION_REVOKED':
+      return { code: CLOSE_CODES.SESSION_REVOKED, reason: 'session revoked' };
+    case 'ACCOUNT_DISABLED':
+      return { code: CLOSE_CODES.ACCOUNT_DISABLED, reason: 'account_disabled' };
+    case 'ACCOUNT_DELETED':
+      return { code: CLOSE_CODES.ACCOUNT_DELETED, reason: 'account_deleted' };
+    default:
+      return null;
   }
 }
 

@@ -7,7 +7,7 @@ import type { Platform, Services } from '../../context.js';
 import { AppError } from '../../errors.js';
 import type { BusEvent } from '../../platform/events/event-bus.js';
 import type { Connection } from './connection.js';
-import { FrameDispatcher, MAX_RATE_VIOLATIONS } from './dispatcher.js';
+import { FrameDispatcher, MAX_RATE_VIOLATIONS, sessionEndClose } from './dispatcher.js';
 
 /** Above this many buffered bytes a socket gets no typing/presence frames (they are only hints). */
 const SHED_HINTS_BYTES = 1 << 20;
@@ -16,6 +16,8 @@ const MAX_BUFFERED_BYTES = 8 << 20;
 const HINT_FRAMES = new Set<ServerFrame['type']>(['typing', 'presence']);
 /** The standard WebSocket close code for an unexpected server condition; the client reconnects with backoff. */
 const INTERNAL_ERROR_CLOSE = 1011;
+/** Sessions per query of the heartbeat's session check. */
+const SESSION_CHECK_BATCH = 500;
 
 /**
  * The WebSocket gateway at /ws: handshake (origin check, auth as the first frame), the connection registry,
@@ -37,6 +39,8 @@ export class Gateway {
   private heartbeat: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
   private closing = false;
+  /** A session check of the open sockets is running (one at a time). */
+  private sweeping = false;
 
   constructor(
     private readonly platform: Platform,
@@ -167,8 +171,8 @@ export class Gateway {
     try {
       await this.services.auth.authenticateSession(actor);
     } catch (error) {
-      const code = error instanceof AppError ? CLOSE_CODES.SESSION_REVOKED : CLOSE_CODES.AUTH_FAILED;
-      conn.ws.close(code, 'session ended');
+      const ended = error instanceof AppError ? sessionEndClose(error.code) : null;
+      conn.ws.close(ended?.code ?? CLOSE_CODES.AUTH_FAILED, ended?.reason ?? 'session ended');
       return false;
     }
     // The socket may have closed during the check; its unregister found no presence entry to remove, so
@@ -258,6 +262,31 @@ export class Gateway {
       }
       conn.alive = false;
       conn.ws.ping();
+    }
+    void this.closeEndedSessions();
+  }
+
+  /**
+   * The safety net behind the bus's close events (BR-14, BR-15): the sessions of the sockets this node holds are
+   * checked in batched queries, and a socket whose session was revoked, or whose account was disabled or deleted,
+   * is closed. So even a lost event leaves no socket open longer than one heartbeat.
+   */
+  private async closeEndedSessions(): Promise<void> {
+    if (this.sweeping || this.bySession.size === 0) return;
+    this.sweeping = true;
+    try {
+      const ids = [...this.bySession.keys()];
+      for (let i = 0; i < ids.length; i += SESSION_CHECK_BATCH) {
+        const ended = await this.services.auth.endedSessions(ids.slice(i, i + SESSION_CHECK_BATCH));
+        for (const [sessionId, code] of ended) {
+          const close = sessionEndClose(code);
+          for (const conn of [...(this.bySession.get(sessionId) ?? [])]) conn.ws.close(close?.code ?? CLOSE_CODES.SESSION_REVOKED, close?.reason ?? 'session ended');
+        }
+      }
+    } catch (error) {
+      this.platform.log.warn({ err: error }, 'session check of open sockets failed');
+    } finally {
+      this.sweeping = false;
     }
   }
 }

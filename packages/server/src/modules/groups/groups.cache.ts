@@ -12,6 +12,8 @@ export interface GroupState {
   ownerId: string;
   mutedAll: boolean;
   dismissed: boolean;
+  /** An administrator disabled the group: read-only for everyone (issue 7). */
+  disabled: boolean;
   memberLimit: number;
   /** Current members. */
   members: Map<string, GroupMemberState>;

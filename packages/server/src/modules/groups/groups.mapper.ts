@@ -26,6 +26,8 @@ export function toGroupSummary(group: GroupRow, state: GroupState, viewer: Viewe
     membership: departed ? ((viewer.left_reason ?? 'left') as GroupMembershipState) : 'active',
     mutedUntil: departed || viewer.muted_until === null ? null : Number(viewer.muted_until),
     dismissedAt: group.dismissed_at === null ? null : Number(group.dismissed_at),
+    disabledAt: group.disabled_at === null ? null : Number(group.disabled_at),
+    disabledReason: group.disabled_reason,
     createdAt: Number(group.created_at),
   };
 }

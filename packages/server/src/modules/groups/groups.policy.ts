@@ -49,6 +49,13 @@ export function checkActiveMember(state: GroupState | null, userId: string): Gro
   return member;
 }
 
+/** A current member acting on a group that is not disabled (every change except leaving). */
+export function checkCanChange(state: GroupState | null, userId: string): GroupMemberState {
+  const member = checkActiveMember(state, userId);
+  if (state!.disabled) throw new AppError('GROUP_DISABLED');
+  return member;
+}
+
 export function checkAllowed(member: GroupMemberState, action: GroupAction): void {
   if (!GROUP_PERMISSIONS[action].includes(member.role)) throw new AppError('GROUP_PERMISSION_DENIED');
 }
@@ -67,7 +74,7 @@ export function checkTarget(state: GroupState, userId: string): GroupMemberState
 
 /** Posting: a current member, not muted, not silenced by mute-all, and @all only for owner/admins. */
 export function checkCanPost(state: GroupState | null, userId: string, now: number, mentionAll: boolean): GroupMemberState {
-  const member = checkActiveMember(state, userId);
+  const member = checkCanChange(state, userId);
   if (member.mutedUntil !== null && member.mutedUntil > now) throw new AppError('MEMBER_MUTED');
   if (state!.mutedAll && member.role === 'member') throw new AppError('GROUP_MUTED');
   if (mentionAll && !GROUP_PERMISSIONS.mention_all.includes(member.role)) throw new AppError('MENTION_ALL_FORBIDDEN');

@@ -36,6 +36,7 @@ export class GroupRepository {
       ownerId: group.owner_id,
       mutedAll: Number(group.muted_all) === 1,
       dismissed: group.dismissed_at !== null,
+      disabled: group.disabled_at !== null,
       memberLimit: Number(group.member_limit),
       members: new Map(),
       departed: new Set(),
@@ -90,6 +91,8 @@ export class GroupRepository {
           invite_code: null,
           invite_created_at: null,
           dismissed_at: null,
+          disabled_at: null,
+          disabled_reason: null,
           created_at: now,
           updated_at: now,
         })
@@ -152,16 +155,21 @@ export class GroupRepository {
     await query.execute();
   }
 
-  /** True when the user is a current member, read inside the storing transaction (cluster-safe send check). */
-  async isActiveMember(trx: Trx, conversationId: string, userId: string): Promise<boolean> {
+  /**
+   * Why the user may not post now, read inside the storing transaction (the cluster-safe send check): NOT_MEMBER
+   * unless a current member, GROUP_DISABLED while an administrator has disabled the group; null when allowed.
+   */
+  async postingRefusal(trx: Trx, conversationId: string, userId: string): Promise<'NOT_MEMBER' | 'GROUP_DISABLED' | null> {
     const row = await trx
-      .selectFrom('conversation_members')
-      .select('user_id')
-      .where('conversation_id', '=', conversationId)
-      .where('user_id', '=', userId)
-      .where('left_at', 'is', null)
+      .selectFrom('conversation_members as m')
+      .innerJoin('groups as g', 'g.conversation_id', 'm.conversation_id')
+      .select('g.disabled_at')
+      .where('m.conversation_id', '=', conversationId)
+      .where('m.user_id', '=', userId)
+      .where('m.left_at', 'is', null)
       .executeTakeFirst();
-    return row !== undefined;
+    if (!row) return 'NOT_MEMBER';
+    return row.disabled_at !== null ? 'GROUP_DISABLED' : null;
   }
 
   async setRole(trx: Trx, conversationId: string, userId: string, role: GroupRole): Promise<void> {

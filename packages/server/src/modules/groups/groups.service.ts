@@ -24,11 +24,11 @@ import type { ConversationService } from '../conversations/conversations.service
 import { toUserPublic } from '../users/users.mapper.js';
 import type { UserRepository } from '../users/users.repository.js';
 import type { GroupMembershipCache, GroupState } from './groups.cache.js';
-import { checkActiveMember, checkAllowed, checkOutranks, checkTarget } from './groups.policy.js';
+import { checkActiveMember, checkAllowed, checkCanChange, checkOutranks, checkTarget } from './groups.policy.js';
 import { checkName, checkText, settingsChanges } from './groups.settings.js';
 import type { GroupRepository } from './groups.repository.js';
 
-type Change = { event: SystemEvent; within?: WithinStore; alsoTo?: string[] };
+export type Change = { event: SystemEvent; within?: WithinStore; alsoTo?: string[] };
 
 /**
  * Groups: creation, settings, members, roles, mutes, invitations, join requests, leaving and dismissal.
@@ -82,7 +82,7 @@ export class GroupService {
 
   async updateGroup(actor: Actor, conversationId: string, input: UpdateGroupRequest): Promise<ConversationSummary> {
     await this.commit(conversationId, actor.userId, async (state) => {
-      const me = checkActiveMember(state, actor.userId);
+      const me = checkCanChange(state, actor.userId);
       const group = (await this.repo.findGroup(conversationId))!;
       const { changes, events } = settingsChanges(group, input, me, {
         actorId: actor.userId,
@@ -148,7 +148,7 @@ export class GroupService {
     let requested: string[] = [];
     let added: string[] = [];
     await this.commit(conversationId, actor.userId, async (state) => {
-      const me = checkActiveMember(state, actor.userId);
+      const me = checkCanChange(state, actor.userId);
       checkAllowed(me, 'add_members');
       const group = (await this.repo.findGroup(conversationId))!;
       const fresh = wanted.filter((id) => !state!.members.has(id));
@@ -167,7 +167,7 @@ export class GroupService {
 
   async removeMember(actor: Actor, conversationId: string, userId: string): Promise<void> {
     await this.commit(conversationId, actor.userId, async (state) => {
-      const me = checkActiveMember(state, actor.userId);
+      const me = checkCanChange(state, actor.userId);
       checkAllowed(me, 'remove_member');
       if (userId === actor.userId) throw new AppError('CANNOT_TARGET_SELF');
       checkOutranks(me, checkTarget(state!, userId));
@@ -197,7 +197,7 @@ export class GroupService {
   async dismiss(actor: Actor, conversationId: string): Promise<void> {
     let audience: string[] = [];
     await this.commit(conversationId, actor.userId, async (state) => {
-      checkAllowed(checkActiveMember(state, actor.userId), 'dismiss');
+      checkAllowed(checkCanChange(state, actor.userId), 'dismiss');
       audience = state!.audience;
       return this.record(conversationId, actor.userId, {
         event: { type: 'group_dismissed', actorId: actor.userId },
@@ -213,7 +213,7 @@ export class GroupService {
 
   async setRole(actor: Actor, conversationId: string, userId: string, role: 'admin' | 'member'): Promise<void> {
     await this.commit(conversationId, actor.userId, async (state) => {
-      checkAllowed(checkActiveMember(state, actor.userId), 'set_role');
+      checkAllowed(checkCanChange(state, actor.userId), 'set_role');
       const target = checkTarget(state!, userId);
       if (target.role === 'owner') throw new AppError('GROUP_PERMISSION_DENIED');
       if (target.role === role) return null;
@@ -227,7 +227,7 @@ export class GroupService {
   /** The owner hands the group to another member and becomes an admin. */
   async transfer(actor: Actor, conversationId: string, userId: string): Promise<void> {
     await this.commit(conversationId, actor.userId, async (state) => {
-      checkAllowed(checkActiveMember(state, actor.userId), 'transfer');
+      checkAllowed(checkCanChange(state, actor.userId), 'transfer');
       if (userId === actor.userId) throw new AppError('CANNOT_TARGET_SELF');
       checkTarget(state!, userId);
       return this.record(conversationId, actor.userId, {
@@ -243,7 +243,7 @@ export class GroupService {
 
   async muteMember(actor: Actor, conversationId: string, userId: string, mutedUntil: number | null): Promise<void> {
     await this.commit(conversationId, actor.userId, async (state) => {
-      const me = checkActiveMember(state, actor.userId);
+      const me = checkCanChange(state, actor.userId);
       checkAllowed(me, 'mute_member');
       checkOutranks(me, checkTarget(state!, userId));
       const until = mutedUntil !== null && mutedUntil > this.platform.now() ? mutedUntil : null;
@@ -262,21 +262,22 @@ export class GroupService {
 
   /** A new link replaces (and so revokes) the previous one. */
   async createInviteLink(actor: Actor, conversationId: string): Promise<GroupInviteLink> {
-    checkAllowed(checkActiveMember(await this.cache.get(conversationId), actor.userId), 'manage_invite_link');
+    checkAllowed(checkCanChange(await this.cache.get(conversationId), actor.userId), 'manage_invite_link');
     const code = randomBytes(12).toString('base64url');
     await this.repo.setInviteCode(conversationId, code, this.platform.now());
     return { code, createdAt: this.platform.now() };
   }
 
   async revokeInviteLink(actor: Actor, conversationId: string): Promise<void> {
-    checkAllowed(checkActiveMember(await this.cache.get(conversationId), actor.userId), 'manage_invite_link');
+    checkAllowed(checkCanChange(await this.cache.get(conversationId), actor.userId), 'manage_invite_link');
     await this.repo.setInviteCode(conversationId, null, this.platform.now());
   }
 
   async previewInvite(_actor: Actor, code: string): Promise<GroupInvitePreview> {
     const group = await this.repo.findByInviteCode(code);
     const state = group ? await this.cache.get(group.conversation_id) : null;
-    if (!group || !state || state.dismissed) throw new AppError('INVITE_LINK_INVALID');
+    // A disabled group is hidden from everyone outside it: its link looks revoked.
+    if (!group || !state || state.dismissed || state.disabled) throw new AppError('INVITE_LINK_INVALID');
     return {
       conversationId: group.conversation_id,
       name: group.name,
@@ -289,13 +290,13 @@ export class GroupService {
   /** Open groups admit at once; approval groups file a request; invite-only groups refuse the link. */
   async joinByInvite(actor: Actor, code: string, note: string): Promise<JoinGroupResponse> {
     const group = await this.repo.findByInviteCode(code);
-    if (!group || group.dismissed_at !== null) throw new AppError('INVITE_LINK_INVALID');
+    if (!group || group.dismissed_at !== null || group.disabled_at !== null) throw new AppError('INVITE_LINK_INVALID');
     const conversationId = group.conversation_id;
     let status = 'joined' as JoinGroupResponse['status'];
     await this.commit(conversationId, actor.userId, async (state) => {
       if (state!.members.has(actor.userId)) throw new AppError('ALREADY_GROUP_MEMBER');
       const current = (await this.repo.findGroup(conversationId))!;
-      if (current.invite_code !== code) throw new AppError('INVITE_LINK_INVALID');
+      if (current.invite_code !== code || current.disabled_at !== null) throw new AppError('INVITE_LINK_INVALID');
       if (current.join_mode === 'invite_only') throw new AppError('GROUP_JOIN_CLOSED');
       if (current.join_mode === 'approval') {
         if (!(await this.fileRequest(conversationId, actor.userId, null, note))) throw new AppError('JOIN_REQUEST_EXISTS');
@@ -334,7 +335,7 @@ export class GroupService {
 
   async decideRequest(actor: Actor, conversationId: string, requestId: string, approve: boolean): Promise<void> {
     await this.commit(conversationId, actor.userId, async (state) => {
-      checkAllowed(checkActiveMember(state, actor.userId), 'review_requests');
+      checkAllowed(checkCanChange(state, actor.userId), 'review_requests');
       const request = await this.repo.findPendingRequest(conversationId, requestId);
       if (!request) throw new AppError('JOIN_REQUEST_NOT_FOUND');
       if (!approve || state!.members.has(request.user_id)) {
@@ -350,9 +351,10 @@ export class GroupService {
 
   /**
    * Runs `change` under the group's lock with the group's current state; after the lock is released, delivers
-   * the system messages it stored and tells the audience to refetch the group (group.updated).
+   * the system messages it stored and tells the audience to refetch the group (group.updated). Also the way
+   * groups.admin.ts changes a group, so administrators' changes follow the same path.
    */
-  private async commit(
+  async commit(
     conversationId: string,
     actorId: string,
     change: (state: GroupState | null) => Promise<{ messages: Message[]; audience: string[] } | null>,
@@ -360,12 +362,15 @@ export class GroupService {
     if ((await this.cache.kindOf(conversationId)) !== 'group') throw new AppError('CONVERSATION_NOT_FOUND');
     const result = await this.cache.withLock(conversationId, async () => change(await this.cache.get(conversationId)));
     if (!result) return;
+    // Every node drops its cached state of the group (this one already has).
+    await this.platform.bus.publish({ kind: 'group-changed', conversationId });
     for (const message of result.messages) await this.conversations.deliver(result.audience, message);
     await this.platform.bus.publish({ kind: 'deliver', userIds: result.audience, frame: { type: 'group.updated', conversationId } });
     void actorId;
   }
 
-  private async record(conversationId: string, actorId: string, change: Change): Promise<{ messages: Message[]; audience: string[] }> {
+  /** Stores one system message (and runs its row changes in the same transaction), under the caller's lock. */
+  async record(conversationId: string, actorId: string, change: Change): Promise<{ messages: Message[]; audience: string[] }> {
     const { message, audience } = await this.conversations.storeServerMessage(
       conversationId,
       actorId,

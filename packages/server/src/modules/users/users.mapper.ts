@@ -5,7 +5,10 @@ import type { UsersTable } from '../../platform/db/schema.js';
 export type UserRow = Selectable<UsersTable>;
 
 /** Columns needed to show a user to someone else (never the password hash). */
-export const PUBLIC_USER_COLUMNS = ['id', 'username', 'display_name', 'bio', 'created_at'] as const;
+export const PUBLIC_USER_COLUMNS = ['id', 'username', 'display_name', 'bio', 'created_at', 'deleted_at'] as const;
+
+/** What a deleted account shows as (the web app shows its own translation when `deleted` is set). */
+export const DELETED_USER_NAME = 'Deleted user';
 
 export function toUserPublic(row: Pick<UserRow, (typeof PUBLIC_USER_COLUMNS)[number]>): UserPublic {
   return {
@@ -14,5 +17,6 @@ export function toUserPublic(row: Pick<UserRow, (typeof PUBLIC_USER_COLUMNS)[num
     displayName: row.display_name,
     bio: row.bio,
     createdAt: Number(row.created_at),
+    ...(row.deleted_at !== null ? { deleted: true } : {}),
   };
 }

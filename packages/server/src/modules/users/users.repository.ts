@@ -63,6 +63,15 @@ export class UserRepository {
     await this.db.updateTable('users').set({ password_hash: passwordHash, updated_at: now }).where('id', '=', id).execute();
   }
 
+  /** A new password chosen by the user, which also ends an administrator's forced change. */
+  async replacePassword(id: string, passwordHash: string, now: number): Promise<void> {
+    await this.db
+      .updateTable('users')
+      .set({ password_hash: passwordHash, must_change_password: 0, updated_at: now })
+      .where('id', '=', id)
+      .execute();
+  }
+
   async setLastSeen(id: string, at: number): Promise<void> {
     await this.db.updateTable('users').set({ last_seen_at: at }).where('id', '=', id).execute();
   }
@@ -75,6 +84,6 @@ export class UserRepository {
 }
 
 /** Escapes LIKE wildcards with `!`, an escape character every supported database accepts the same way. */
-function escapeLike(value: string): string {
+export function escapeLike(value: string): string {
   return value.replace(/[!%_]/g, (c) => `!${c}`);
 }

@@ -9,6 +9,7 @@ import {
   MysqlDialect,
   PostgresAdapter,
   PostgresDialect,
+  type RawBuilder,
   sql,
   SqliteAdapter,
   SqliteDialect,
@@ -61,6 +62,15 @@ export function engineOf(db: Kysely<any>): Engine {
 /** UPDATE … RETURNING: SQLite (3.35+) and PostgreSQL have it; MySQL and MariaDB do not. */
 export function supportsUpdateReturning(db: Kysely<any>): boolean {
   return engineOf(db) !== 'mysql';
+}
+
+/**
+ * Integer division of a non-negative integer expression (e.g. a day bucket of ms timestamps): `/` truncates on
+ * SQLite and PostgreSQL for integers, MySQL's `/` returns a decimal and needs `DIV`.
+ */
+export function integerDivide(db: Kysely<any>, numerator: RawBuilder<unknown>, divisor: number): RawBuilder<number> {
+  const n = Math.trunc(divisor);
+  return engineOf(db) === 'mysql' ? sql<number>`(${numerator}) DIV ${sql.lit(n)}` : sql<number>`(${numerator}) / ${sql.lit(n)}`;
 }
 
 export function createDialect(options: DialectOptions): Dialect {

@@ -17,6 +17,10 @@ export interface UsersTable {
   updated_at: number;
   last_seen_at: number | null;
   disabled_at: number | null;
+  /** Set when the account was deleted (anonymised); the row stays so its messages keep a sender. */
+  deleted_at: number | null;
+  /** 1 after an administrator reset the password: login refuses until the user replaces it. */
+  must_change_password: Generated<number>;
 }
 
 export interface SessionsTable {
@@ -106,6 +110,9 @@ export interface GroupsTable {
   invite_code: string | null;
   invite_created_at: number | null;
   dismissed_at: number | null;
+  /** Set by an administrator: the group is read-only and hidden from anyone outside it. */
+  disabled_at: number | null;
+  disabled_reason: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -142,6 +149,28 @@ export interface MessagesTable {
   /** sha-256 of the sent content: a retry with the same client id and different content is a conflict. */
   content_hash: string;
   created_at: number;
+  /** Removed by an administrator: a tombstone (text and payload cleared), the seq kept. */
+  removed_at: Generated<number | null>;
+}
+
+/** Every administrative action; rows are only ever inserted. */
+export interface AuditLogTable {
+  id: string;
+  created_at: number;
+  actor_id: string | null;
+  via: string;
+  action: string;
+  target_type: string;
+  target_id: string;
+  reason: string;
+  /** JSON object of action-specific facts. */
+  details: string;
+}
+
+/** Named rows that transactions update to serialize with each other (e.g. 'admins'). */
+export interface LocksTable {
+  name: string;
+  version: number;
 }
 
 export interface DB {
@@ -157,4 +186,6 @@ export interface DB {
   groups: GroupsTable;
   message_mentions: MessageMentionsTable;
   group_join_requests: GroupJoinRequestsTable;
+  audit_log: AuditLogTable;
+  locks: LocksTable;
 }

@@ -10,6 +10,8 @@ export interface PresenceStore {
   disconnect(userId: string, connectionId: string): Promise<{ becameOffline: boolean }>;
   /** The subset of `userIds` that is online now. */
   online(userIds: readonly string[]): Promise<Set<string>>;
+  /** How many users are online now (on every node: the admin dashboard). */
+  countOnline(): Promise<number>;
 }
 
 export class MemoryPresenceStore implements PresenceStore {
@@ -34,6 +36,10 @@ export class MemoryPresenceStore implements PresenceStore {
 
   async online(userIds: readonly string[]): Promise<Set<string>> {
     return new Set(userIds.filter((id) => (this.connections.get(id)?.size ?? 0) > 0));
+  }
+
+  async countOnline(): Promise<number> {
+    return this.connections.size;
   }
 
   /** Number of users with entries; used by tests that check nothing leaks. */
