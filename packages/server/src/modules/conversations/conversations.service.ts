@@ -17,6 +17,7 @@ import { checkCanInteract } from '../contacts/contacts.policy.js';
 import type { ContactRepository } from '../contacts/contacts.repository.js';
 import { toUserPublic } from '../users/users.mapper.js';
 import type { UserRepository } from '../users/users.repository.js';
+import { DirectMembersCache } from './conversations.cache.js';
 import { toMessage } from './conversations.mapper.js';
 import { checkMember, peerOf, visibleRange, type Membership } from './conversations.policy.js';
 import type { ConversationRepository, MessageRow, WithinStore } from './conversations.repository.js';
@@ -34,7 +35,11 @@ export class ConversationService {
     private readonly users: UserRepository,
     private readonly groups: GroupMembershipCache,
     private readonly groupRepo: GroupRepository,
-  ) {}
+  ) {
+    this.directMembers = new DirectMembersCache(repo);
+  }
+
+  private readonly directMembers: DirectMembersCache;
 
   async listConversations(actor: Actor): Promise<ConversationSummary[]> {
     const rows = await this.repo.listForUser(actor.userId);
@@ -92,8 +97,10 @@ export class ConversationService {
     const textError = checkMessageText(input.text);
     if (textError) throw new AppError(textError);
     if ((await this.groups.kindOf(conversationId)) === 'group') return this.sendGroupMessage(actor, conversationId, input, contentHash);
-    const membership = await this.membership(actor, conversationId);
-    await this.checkCanSend(actor, membership);
+    const members = await this.directMembers.get(conversationId);
+    // Not in it answers like a conversation that does not exist (BR-19).
+    if (!members?.includes(actor.userId)) throw new AppError('CONVERSATION_NOT_FOUND');
+    await this.checkCanSend(actor, members[0] === actor.userId ? members[1] : members[0]);
     const decision = await this.platform.limiter.consume(`send:${actor.userId}`, this.platform.config.limits.sendPerUser);
     if (!decision.allowed) throw new AppError('RATE_LIMITED', { retryAfterMs: decision.retryAfterMs });
 
@@ -107,7 +114,7 @@ export class ConversationService {
       if (!winner) throw error;
       return this.replay(winner, contentHash);
     }
-    await this.fanOut(membership, message, actor.connectionId);
+    await this.deliver([...members], message, actor.connectionId);
     return { message, duplicate: false };
   }
 
@@ -237,16 +244,6 @@ export class ConversationService {
     });
   }
 
-  /** After commit: every device of every member, except the socket that gets the ack instead. */
-  private async fanOut(membership: Membership, message: Message, exceptConnectionId: string | undefined): Promise<void> {
-    await this.platform.bus.publish({
-      kind: 'deliver',
-      userIds: membership.members.map((m) => m.user_id),
-      frame: { type: 'message', message },
-      ...(exceptConnectionId ? { exceptConnectionId } : {}),
-    });
-  }
-
   /** Moves the actor's read cursor forward; their other devices and the peer (read receipt) are told. */
   async markRead(actor: Actor, conversationId: string, seq: number): Promise<MarkReadResponse> {
     const membership = await this.membership(actor, conversationId);
@@ -330,8 +327,7 @@ export class ConversationService {
   }
 
   /** One-to-one: only friends, and no block either way. */
-  private async checkCanSend(actor: Actor, membership: Membership): Promise<void> {
-    const peerId = peerOf(membership, actor.userId);
+  private async checkCanSend(actor: Actor, peerId: string): Promise<void> {
     checkCanInteract(await this.contacts.blockState(actor.userId, peerId));
     if (!(await this.contacts.findFriendship(actor.userId, peerId))) throw new AppError('NOT_FRIENDS');
   }
