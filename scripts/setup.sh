@@ -136,6 +136,11 @@ if [ "$WITH_BROWSER" -eq 1 ]; then
     apt_install chromium
     [ -x /usr/bin/chromium ] || fail "chromium was installed but /usr/bin/chromium is missing" "check 'dpkg -L chromium'"
   fi
+  # The browser tests take screenshots in Chinese too; without a CJK font they show empty boxes.
+  if ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+    note "installing a Chinese font for the browser tests"
+    apt_install fonts-wqy-microhei
+  fi
 fi
 
 # --- Dependencies --------------------------------------------------------------------------------

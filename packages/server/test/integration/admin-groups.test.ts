@@ -141,6 +141,8 @@ describe('lists and details', () => {
     const reads = await admin.audit(boss, `targetId=${conversationId}&action=conversation.viewed`);
     expect(reads.body.entries).toHaveLength(2);
     expect(reads.body.entries[0]!.actor?.id).toBe(boss.user.id);
+    // Named by the two people, resolved when the log is read.
+    expect(reads.body.entries[0]!.targetLabel).toBe([a.user.displayName, b.user.displayName].sort().join(' & '));
     void (null as unknown as ConversationSummary);
   });
 });

@@ -7,7 +7,8 @@ type Translate = (key: string, values?: Record<string, unknown>) => string;
  * interpolated as text by vue-i18n, never as HTML (BR-27).
  */
 export function systemText(event: SystemEvent, nameOf: (userId: string) => string, t: Translate, myId = ''): string {
-  const actor = nameOf(event.actorId);
+  // A system administrator is not a member; the line says "An administrator", not who.
+  const actor = event.byAdmin ? t('groups.administrator') : nameOf(event.actorId);
   // "You" starts a line; further in, the viewer is "you".
   const users = (event.userIds ?? []).map((id) => (id === myId ? t('groups.youObject') : nameOf(id))).join(', ');
   const values = { actor, users, value: event.value ?? '' };

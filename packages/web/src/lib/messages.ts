@@ -15,13 +15,27 @@ export function mergeMessages(existing: readonly Message[], incoming: readonly M
   for (const message of existing) bySeq.set(message.seq, message);
   let changed = false;
   for (const message of incoming) {
-    if (!bySeq.has(message.seq)) {
+    const held = bySeq.get(message.seq);
+    // A tombstone replaces the copy we hold (an administrator removed it since we loaded it).
+    if (!held || (message.kind === 'removed' && held.kind !== 'removed')) {
       bySeq.set(message.seq, message);
       changed = true;
     }
   }
   if (!changed) return existing as Message[];
   return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+}
+
+/**
+ * Puts `replacement` in place of the message with the same seq (a removal's tombstone). Returns `existing`
+ * itself when that seq is not loaded or already holds it.
+ */
+export function replaceMessage(existing: readonly Message[], replacement: Message): Message[] {
+  const index = existing.findIndex((m) => m.seq === replacement.seq);
+  if (index < 0 || existing[index]!.kind === replacement.kind) return existing as Message[];
+  const next = [...existing];
+  next[index] = replacement;
+  return next;
 }
 
 /** The seq of my newest message the peer has read (the one that gets the "Read" label), or null. */
@@ -31,6 +45,11 @@ export function lastReadOwnSeq(messages: readonly Message[], myId: string, peerR
     if (message.senderId === myId && message.seq <= peerReadSeq) return message.seq;
   }
   return null;
+}
+
+/** Timeline records that are never shown (a removal's redaction record). */
+export function isHidden(message: Message): boolean {
+  return message.kind === 'redaction';
 }
 
 /** The text shown for a message in previews and notifications. */

@@ -5,6 +5,8 @@ declare module 'vue-router' {
   interface RouteMeta {
     /** Only for signed-out visitors (login, register): a signed-in user is sent home. */
     guest?: boolean;
+    /** Only for administrators (the server checks every admin call again). */
+    admin?: boolean;
   }
 }
 
@@ -35,6 +37,25 @@ export function createAppRouter(history: RouterHistory = createWebHistory()): Ro
           { path: 'join/:code', name: 'join', component: () => import('../views/JoinGroupView.vue'), props: true },
         ],
       },
+      {
+        path: '/admin',
+        component: () => import('../views/admin/AdminLayout.vue'),
+        meta: { admin: true },
+        children: [
+          { path: '', name: 'admin-dashboard', component: () => import('../views/admin/AdminDashboard.vue') },
+          { path: 'users', name: 'admin-users', component: () => import('../views/admin/AdminUsers.vue') },
+          { path: 'users/:id', name: 'admin-user', component: () => import('../views/admin/AdminUser.vue'), props: true },
+          { path: 'groups', name: 'admin-groups', component: () => import('../views/admin/AdminGroups.vue') },
+          { path: 'groups/:id', name: 'admin-group', component: () => import('../views/admin/AdminGroup.vue'), props: true },
+          {
+            path: 'conversations/:id',
+            name: 'admin-conversation',
+            component: () => import('../views/admin/AdminConversation.vue'),
+            props: true,
+          },
+          { path: 'audit', name: 'admin-audit', component: () => import('../views/admin/AdminAudit.vue') },
+        ],
+      },
       { path: '/:pathMatch(.*)*', redirect: '/' },
     ],
   });
@@ -46,6 +67,8 @@ export function createAppRouter(history: RouterHistory = createWebHistory()): Ro
     if (!session.isSignedIn) {
       return to.fullPath === '/' ? { name: 'login' } : { name: 'login', query: { redirect: to.fullPath } };
     }
+    // Normal users never see the admin area (the entry is hidden too; the server refuses every admin call).
+    if (to.matched.some((record) => record.meta.admin) && !session.isAdmin) return { name: 'home' };
     return true;
   });
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createPinia, setActivePinia } from 'pinia';
 import { useConversationsStore, TYPING_VISIBLE_MS } from './conversations';
-import { buildMessage, buildSummary, buildUser, installFakeClient, type FakeClient } from '../test-support/fake-client';
+import { buildMessage, buildRemoved, buildSummary, buildUser, installFakeClient, type FakeClient } from '../test-support/fake-client';
 
 const peer = buildUser('peer');
 
@@ -148,5 +148,46 @@ describe('conversations store: opening while messages arrive', () => {
     answer({ messages: [buildMessage('c1', 1, 'peer'), buildMessage('c1', 2, 'me')], hasMore: false, lastSeq: 2, earliestAvailableSeq: 1 });
     await opening;
     expect(store.messages.c1!.map((m) => m.seq)).toEqual([1, 2, 3]);
+  });
+});
+
+describe('conversations store: messages an administrator removed', () => {
+  let client: FakeClient;
+  let store: ReturnType<typeof useConversationsStore>;
+  const tombstone = (seq: number) => buildRemoved('c1', seq, 'peer');
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+    setActivePinia(createPinia());
+    client = installFakeClient(buildUser('me'));
+    store = useConversationsStore();
+    store.replaceSummaries([buildSummary('c1', peer, { lastSeq: 3, readSeq: 1, unreadCount: 2 })]);
+    store.messages.c1 = [1, 2, 3].map((seq) => buildMessage('c1', seq, 'peer'));
+  });
+  afterEach(() => vi.useRealTimers());
+
+  it('the redaction record is never unread nor the preview; the message it names becomes a tombstone', async () => {
+    const removed = tombstone(3);
+    client.conversations.get.mockResolvedValueOnce(buildSummary('c1', peer, { lastSeq: 4, readSeq: 1, unreadCount: 1, lastMessage: removed }));
+    store.summaries.c1!.lastMessage = buildMessage('c1', 3, 'peer');
+    const { id, clientMsgId, createdAt } = buildMessage('c1', 4, 'admin');
+    store.applyMessage({ id, conversationId: 'c1', seq: 4, senderId: 'admin', clientMsgId, createdAt, kind: 'redaction', removed });
+    const summary = store.summaries.c1!;
+    expect(summary.unreadCount).toBe(2);
+    expect(summary.lastSeq).toBe(4);
+    expect(summary.lastMessage).toMatchObject({ seq: 3, kind: 'removed' });
+    expect(store.messages.c1!.find((m) => m.seq === 3)?.kind).toBe('removed');
+    // The counts come from the server, fetched once for the live frame and the record together.
+    store.applyRemoved(removed);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(client.conversations.get).toHaveBeenCalledTimes(1);
+    expect(store.summaries.c1!.unreadCount).toBe(1);
+  });
+
+  it('a history page with the tombstone replaces a copy loaded before the removal', async () => {
+    const removed = tombstone(2);
+    client.conversations.history.mockResolvedValueOnce({ messages: [buildMessage('c1', 1, 'peer'), removed, buildMessage('c1', 3, 'peer')], hasMore: false, lastSeq: 3, earliestAvailableSeq: 1 });
+    await store.open('c1');
+    expect(store.messages.c1!.map((m) => m.kind)).toEqual(['text', 'removed', 'text']);
   });
 });

@@ -1,9 +1,9 @@
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
-import { LIMITS, type ConversationSummary, type Message, type UserPublic } from '@kkchat/protocol';
+import { LIMITS, type ConversationSummary, type Message, type RemovedMessage, type UserPublic } from '@kkchat/protocol';
 import { getClient, type OutboxEntry } from '../sdk';
 import type { MentionOptions } from '@kkchat/client';
-import { mergeMessages } from '../lib/messages';
+import { mergeMessages, replaceMessage } from '../lib/messages';
 
 /** How long "… is typing" stays up after the last typing event. */
 export const TYPING_VISIBLE_MS = 4_000;
@@ -36,6 +36,8 @@ export const useConversationsStore = defineStore('conversations', () => {
   const activeId = ref<string | null>(null);
   const pageVisible = ref(typeof document === 'undefined' || document.visibilityState === 'visible');
   const typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** A summary refetch pending per conversation (after a removal). */
+  const summaryRefresh = new Map<string, ReturnType<typeof setTimeout>>();
 
   const ordered = computed(() => Object.values(summaries.value).sort((a, b) => sortKey(b) - sortKey(a)));
   const totalUnread = computed(() => ordered.value.reduce((sum, s) => sum + s.unreadCount, 0));
@@ -54,6 +56,8 @@ export const useConversationsStore = defineStore('conversations', () => {
     activeId.value = null;
     for (const timer of typingTimers.values()) clearTimeout(timer);
     typingTimers.clear();
+    for (const timer of summaryRefresh.values()) clearTimeout(timer);
+    summaryRefresh.clear();
   }
 
   function isWatching(conversationId: string): boolean {
@@ -106,6 +110,10 @@ export const useConversationsStore = defineStore('conversations', () => {
 
   // ---- live events ----
   function applyMessage(message: Message): void {
+    if (message.kind === 'redaction') {
+      applyRedaction(message);
+      return;
+    }
     const conversationId = message.conversationId;
     if (messages.value[conversationId]) {
       messages.value[conversationId] = mergeMessages(messages.value[conversationId], [message]);
@@ -134,6 +142,44 @@ export const useConversationsStore = defineStore('conversations', () => {
         summary.mentionCount = (summary.mentionCount ?? 0) + 1;
       }
     }
+  }
+
+  /**
+   * The timeline's record of a removal: it takes a seq (so reading moves past it) but is never shown, unread or
+   * the preview; the message it names becomes a tombstone.
+   */
+  function applyRedaction(record: Extract<Message, { kind: 'redaction' }>): void {
+    const { conversationId } = record;
+    if (messages.value[conversationId]) messages.value[conversationId] = mergeMessages(messages.value[conversationId], [record]);
+    const summary = summaries.value[conversationId];
+    if (summary && record.seq > summary.lastSeq) summary.lastSeq = record.seq;
+    applyRemoved(record.removed);
+  }
+
+  /**
+   * An administrator removed a message: the copy we hold becomes the tombstone, and the summary is fetched again
+   * (the server's unread and mention counts no longer count it). The live frame and the redaction record both
+   * lead here; the refetch runs once for both.
+   */
+  function applyRemoved(tombstone: RemovedMessage): void {
+    const { conversationId } = tombstone;
+    if (messages.value[conversationId]) messages.value[conversationId] = replaceMessage(messages.value[conversationId], tombstone);
+    const summary = summaries.value[conversationId];
+    if (!summary) return;
+    if (summary.lastMessage?.seq === tombstone.seq) summary.lastMessage = tombstone;
+    clearTimeout(summaryRefresh.get(conversationId));
+    summaryRefresh.set(
+      conversationId,
+      setTimeout(() => {
+        summaryRefresh.delete(conversationId);
+        void getClient()
+          .conversations.get(conversationId)
+          .then((fresh) => {
+            if (summaries.value[conversationId]) upsertSummary(fresh);
+          })
+          .catch(() => undefined);
+      }, 50),
+    );
   }
 
   /** A read cursor moved: mine on another device, or the peer's (read receipts). */
@@ -269,6 +315,7 @@ export const useConversationsStore = defineStore('conversations', () => {
     markReadIfWatching,
     setPageVisible,
     applyMessage,
+    applyRemoved,
     applyRead,
     applyTyping,
     applyOutbox,

@@ -13,11 +13,40 @@ export const useGroupsStore = defineStore('groups', () => {
   const requests = ref<Record<string, GroupJoinRequest[]>>({});
   /** Every name seen per group, kept after a member leaves so their old messages still show who wrote them. */
   const knownNames = ref<Record<string, Record<string, string>>>({});
+  /** Senders whose accounts were deleted (their messages show "Deleted user"). */
+  const deletedUsers = ref(new Set<string>());
+  /** Senders already looked up once (found or not), so a page of messages asks about each at most once. */
+  const lookedUp = new Set<string>();
 
   function reset(): void {
     members.value = {};
     requests.value = {};
     knownNames.value = {};
+    deletedUsers.value = new Set();
+    lookedUp.clear();
+  }
+
+  function isDeleted(userId: string): boolean {
+    return deletedUsers.value.has(userId);
+  }
+
+  /**
+   * Looks up senders the group's member list does not name (members who left, deleted accounts), once each.
+   * Someone the server will not show (a disabled account) stays "Someone".
+   */
+  async function learnNames(conversationId: string, userIds: readonly string[]): Promise<void> {
+    const names = (knownNames.value[conversationId] ??= {});
+    const missing = [...new Set(userIds)].filter((id) => names[id] === undefined && !deletedUsers.value.has(id) && !lookedUp.has(id));
+    for (const id of missing) {
+      lookedUp.add(id);
+      try {
+        const user = await getClient().users.get(id);
+        if (user.deleted) deletedUsers.value = new Set([...deletedUsers.value, id]);
+        else names[id] = user.displayName || user.username;
+      } catch {
+        // Not visible to us: keep the generic name.
+      }
+    }
   }
 
   /** Display names of the members we know, for system messages, sender labels and mentions. */
@@ -77,6 +106,8 @@ export const useGroupsStore = defineStore('groups', () => {
     requests,
     reset,
     nameOf,
+    isDeleted,
+    learnNames,
     loadMembers,
     loadRequests,
     refreshSummary,

@@ -5,7 +5,7 @@ import { useSessionStore } from './session';
 import { useContactsStore } from './contacts';
 import { useConversationsStore } from './conversations';
 import { useUiStore } from './ui';
-import { buildMessage, buildSummary, buildUser, installFakeClient, type FakeClient } from '../test-support/fake-client';
+import { buildMessage, buildRemoved, buildSummary, buildUser, installFakeClient, type FakeClient } from '../test-support/fake-client';
 import type { KKChatClient } from '../sdk';
 
 const me = buildUser('me');
@@ -58,5 +58,38 @@ describe('bindRealtime', () => {
     expect(session.user).toBeNull();
     expect(session.notice).toBe('auth.sessionRevoked');
     expect(client.disconnect).toHaveBeenCalled();
+  });
+
+  it('says why: disabled, deleted, signed out or reset by an administrator', () => {
+    const cases: [string, { code: number; reason: string } | { code: string | null }, string][] = [
+      ['session.revoked', { code: 4005, reason: 'account_disabled' }, 'auth.accountDisabled'],
+      ['session.revoked', { code: 4006, reason: 'account_deleted' }, 'auth.accountDeleted'],
+      ['session.revoked', { code: 4003, reason: 'admin_signout' }, 'auth.adminSignedOut'],
+      ['session.revoked', { code: 4003, reason: 'password_reset' }, 'auth.passwordReset'],
+      ['auth.expired', { code: 'ACCOUNT_DISABLED' }, 'auth.accountDisabled'],
+      ['auth.expired', { code: null }, 'auth.signedOut'],
+    ];
+    for (const [event, payload, notice] of cases) {
+      setActivePinia(createPinia());
+      const fake = installFakeClient(me);
+      const session = useSessionStore();
+      session.user = me;
+      bindRealtime(fake as unknown as KKChatClient);
+      fake.emit(event as 'auth.expired', payload as never);
+      expect(session.notice, `${event} ${JSON.stringify(payload)}`).toBe(notice);
+    }
+  });
+
+  it('a role change arrives live; a removed message becomes a tombstone', () => {
+    const session = useSessionStore();
+    const conversations = useConversationsStore();
+    bindRealtime(client as unknown as KKChatClient);
+    client.emit('account.updated', { role: 'admin' });
+    expect(session.isAdmin).toBe(true);
+    conversations.replaceSummaries([buildSummary('c1', ann, { lastSeq: 2, readSeq: 2 })]);
+    conversations.messages.c1 = [buildMessage('c1', 1, 'ann'), buildMessage('c1', 2, 'ann')];
+    client.conversations.get.mockResolvedValue(buildSummary('c1', ann, { lastSeq: 2, readSeq: 2 }));
+    client.emit('message.removed', buildRemoved('c1', 2, 'ann'));
+    expect(conversations.messages.c1!.map((m) => m.kind)).toEqual(['text', 'removed']);
   });
 });

@@ -3,7 +3,7 @@ import { useCallStore } from './call';
 import { useContactsStore } from './contacts';
 import { useConversationsStore } from './conversations';
 import { useGroupsStore } from './groups';
-import { useSessionStore } from './session';
+import { noticeForClose, noticeForExpiry, useSessionStore } from './session';
 import { useUiStore } from './ui';
 
 /**
@@ -52,8 +52,11 @@ export function bindRealtime(client: KKChatClient): () => void {
       // Errors not tied to a call; only a rate limit is something the user can act on (slow down).
       if (error.code === 'RATE_LIMITED') ui.toastKey('errors.RATE_LIMITED', 'error', error.message);
     }),
-    client.on('session.revoked', () => session.clear('auth.sessionRevoked')),
-    client.on('auth.expired', () => session.clear('auth.signedOut')),
+    client.on('message.removed', (message) => conversations.applyRemoved(message)),
+    client.on('account.updated', (event) => session.setRole(event.role)),
+    // Say why: signed out elsewhere, by an administrator, or the account was disabled or deleted.
+    client.on('session.revoked', (event) => session.clear(noticeForClose(event.code, event.reason))),
+    client.on('auth.expired', (event) => session.clear(noticeForExpiry(event?.code ?? null))),
   ];
   // Calls have their own store (stores/call.ts), which owns the media of a call.
   subscriptions.push(useCallStore().bind(client));

@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
-import type { UserPublic } from '@kkchat/protocol';
+import type { AccountRole, AuthResult, UserPublic } from '@kkchat/protocol';
 import { getClient, type ConnectionState } from '../sdk';
 import { bindRealtime } from './realtime';
 import { useContactsStore } from './contacts';
@@ -8,7 +8,29 @@ import { useConversationsStore } from './conversations';
 import { useGroupsStore } from './groups';
 
 /** Why the user landed on the login page without asking to: shown there as a notice (an i18n key). */
-export type SignOutNotice = 'auth.signedOut' | 'auth.sessionRevoked';
+export type SignOutNotice =
+  | 'auth.signedOut'
+  | 'auth.sessionRevoked'
+  | 'auth.accountDisabled'
+  | 'auth.accountDeleted'
+  | 'auth.adminSignedOut'
+  | 'auth.passwordReset';
+
+/** The notice for a socket the server closed for good (close code and reason, see docs/protocol.md). */
+export function noticeForClose(code: number, reason: string): SignOutNotice {
+  if (code === 4005) return 'auth.accountDisabled';
+  if (code === 4006) return 'auth.accountDeleted';
+  if (reason === 'admin_signout') return 'auth.adminSignedOut';
+  if (reason === 'password_reset') return 'auth.passwordReset';
+  return 'auth.sessionRevoked';
+}
+
+/** The notice for a session that ended on a request (the SDK's auth.expired code). */
+export function noticeForExpiry(code: string | null): SignOutNotice {
+  if (code === 'ACCOUNT_DISABLED') return 'auth.accountDisabled';
+  if (code === 'ACCOUNT_DELETED') return 'auth.accountDeleted';
+  return 'auth.signedOut';
+}
 
 /**
  * Who is signed in and how the live connection is doing. Owns the start and end of a signed-in session: it
@@ -16,6 +38,8 @@ export type SignOutNotice = 'auth.signedOut' | 'auth.sessionRevoked';
  */
 export const useSessionStore = defineStore('session', () => {
   const user = ref<UserPublic | null>(null);
+  /** The account's role; `admin` shows the admin area. */
+  const role = ref<AccountRole>('user');
   const connection = ref<ConnectionState>('idle');
   /** Set once the first `online` arrives, so the banner does not flash during the very first connect. */
   const hasBeenOnline = ref(false);
@@ -25,6 +49,7 @@ export const useSessionStore = defineStore('session', () => {
   let restoring: Promise<boolean> | null = null;
 
   const isSignedIn = computed(() => user.value !== null);
+  const isAdmin = computed(() => isSignedIn.value && role.value === 'admin');
   const showReconnecting = computed(
     () => hasBeenOnline.value && (connection.value === 'reconnecting' || connection.value === 'connecting'),
   );
@@ -35,9 +60,10 @@ export const useSessionStore = defineStore('session', () => {
   }
 
   /** Loads what the main screen needs and opens the live connection. */
-  async function start(signedIn: UserPublic): Promise<void> {
+  async function start(auth: AuthResult): Promise<void> {
     const client = getClient();
-    user.value = signedIn;
+    user.value = auth.user;
+    role.value = auth.role;
     notice.value = null;
     unbind?.();
     unbind = bindRealtime(client);
@@ -54,7 +80,7 @@ export const useSessionStore = defineStore('session', () => {
     restoring ??= (async () => {
       try {
         const auth = await getClient().auth.restore();
-        if (auth) await start(auth.user);
+        if (auth) await start(auth);
         return auth !== null;
       } catch {
         return false;
@@ -66,13 +92,20 @@ export const useSessionStore = defineStore('session', () => {
   }
 
   async function login(username: string, password: string): Promise<void> {
-    const auth = await getClient().auth.login({ username, password });
-    await start(auth.user);
+    await start(await getClient().auth.login({ username, password }));
+  }
+
+  /** Sign-in that replaces a password an administrator set (login answered PASSWORD_CHANGE_REQUIRED). */
+  async function renewPassword(username: string, password: string, newPassword: string): Promise<void> {
+    await start(await getClient().auth.renewPassword({ username, password, newPassword }));
   }
 
   async function register(username: string, password: string, displayName?: string): Promise<void> {
-    const auth = await getClient().auth.register({ username, password, ...(displayName ? { displayName } : {}) });
-    await start(auth.user);
+    await start(await getClient().auth.register({ username, password, ...(displayName ? { displayName } : {}) }));
+  }
+
+  function setRole(next: AccountRole): void {
+    role.value = next;
   }
 
   /** Drops all signed-in state locally (after logout, revocation or expiry). */
@@ -81,6 +114,7 @@ export const useSessionStore = defineStore('session', () => {
     unbind = null;
     getClient().disconnect();
     user.value = null;
+    role.value = 'user';
     hasBeenOnline.value = false;
     connection.value = 'idle';
     notice.value = reason;
@@ -103,6 +137,8 @@ export const useSessionStore = defineStore('session', () => {
 
   return {
     user,
+    role,
+    isAdmin,
     connection,
     hasBeenOnline,
     restored,
@@ -112,7 +148,9 @@ export const useSessionStore = defineStore('session', () => {
     setConnection,
     restore,
     login,
+    renewPassword,
     register,
+    setRole,
     logout,
     clear,
     updateUser,

@@ -11,6 +11,16 @@ export interface ConfirmRequest {
   resolve(answer: boolean): void;
 }
 
+/** A question that needs a reason typed before it can be confirmed (administrators' actions). */
+export interface ReasonRequest {
+  message: string;
+  confirmLabel: string;
+  danger: boolean;
+  /** Under the field: who will see the reason. */
+  hint: string;
+  resolve(reason: string | null): void;
+}
+
 export interface Toast {
   id: number;
   /** Either ready text or an i18n key that ToastStack translates (for callers without i18n, like stores). */
@@ -24,6 +34,7 @@ export const useUiStore = defineStore('ui', () => {
   const tab = ref<SidebarTab>('chats');
   const toasts = ref<Toast[]>([]);
   const confirmation = ref<ConfirmRequest | null>(null);
+  const reasonRequest = ref<ReasonRequest | null>(null);
   /** Ticks every 30 s so "last seen 5 minutes ago" stays true without each component running a timer. */
   const now = ref(Date.now());
   let nextToastId = 1;
@@ -64,5 +75,22 @@ export const useUiStore = defineStore('ui', () => {
     });
   }
 
-  return { tab, toasts, confirmation, now, startClock, toast, toastKey, dismiss, confirm };
+  /** Asks for confirmation with a required reason; resolves the trimmed reason, or null when cancelled. */
+  function askReason(message: string, confirmLabel: string, hint: string, danger = false): Promise<string | null> {
+    reasonRequest.value?.resolve(null);
+    return new Promise((resolve) => {
+      reasonRequest.value = {
+        message,
+        confirmLabel,
+        danger,
+        hint,
+        resolve: (reason) => {
+          reasonRequest.value = null;
+          resolve(reason);
+        },
+      };
+    });
+  }
+
+  return { tab, toasts, confirmation, reasonRequest, now, startClock, toast, toastKey, dismiss, confirm, askReason };
 });

@@ -1,5 +1,5 @@
 import { vi } from 'vitest';
-import type { ConversationSummary, Message, UserPublic } from '@kkchat/protocol';
+import type { AuthResult, ConversationSummary, Message, RemovedMessage, UserPublic } from '@kkchat/protocol';
 import type { ClientEvents } from '@kkchat/client';
 import { setClient, type KKChatClient, type OutboxEntry } from '../sdk';
 
@@ -18,6 +18,12 @@ export function buildMessage(conversationId: string, seq: number, senderId: stri
     kind: 'text',
     text,
   };
+}
+
+/** The tombstone of a message an administrator removed. */
+export function buildRemoved(conversationId: string, seq: number, senderId: string): RemovedMessage {
+  const { id, clientMsgId, createdAt } = buildMessage(conversationId, seq, senderId);
+  return { id, conversationId, seq, senderId, clientMsgId, createdAt, kind: 'removed', removedAt: createdAt + 60_000 };
 }
 
 export function buildSummary(id: string, peer: UserPublic, overrides: Partial<ConversationSummary> = {}): ConversationSummary {
@@ -61,10 +67,11 @@ export function createFakeClient(me: UserPublic) {
       login: vi.fn(),
       logout: vi.fn(async () => undefined),
       refresh: vi.fn(),
-      restore: vi.fn(async () => null),
+      restore: vi.fn(async (): Promise<AuthResult | null> => null),
       sessions: vi.fn(async () => []),
       revokeSession: vi.fn(async () => undefined),
       changePassword: vi.fn(async () => undefined),
+      renewPassword: vi.fn(),
     },
     users: { me: vi.fn(), updateProfile: vi.fn(), search: vi.fn(async () => []), get: vi.fn() },
     contacts: {
@@ -85,6 +92,26 @@ export function createFakeClient(me: UserPublic) {
       openDirect: vi.fn(),
       history: vi.fn(async () => ({ messages: [] as Message[], hasMore: false, lastSeq: 0, earliestAvailableSeq: 0 })),
       markRead: vi.fn(async (_id: string, seq: number) => ({ readSeq: seq, unreadCount: 0 })),
+    },
+    admin: {
+      users: vi.fn(async () => ({ users: [], total: 0, page: 1, pageSize: 25 })),
+      user: vi.fn(),
+      setRole: vi.fn(),
+      disable: vi.fn(),
+      enable: vi.fn(),
+      disableMany: vi.fn(),
+      signOut: vi.fn(),
+      resetPassword: vi.fn(),
+      deleteUser: vi.fn(),
+      groups: vi.fn(async () => ({ groups: [], total: 0, page: 1, pageSize: 25 })),
+      group: vi.fn(),
+      disableGroup: vi.fn(),
+      enableGroup: vi.fn(),
+      deleteGroup: vi.fn(),
+      messages: vi.fn(),
+      removeMessage: vi.fn(),
+      audit: vi.fn(async () => ({ entries: [], nextCursor: null })),
+      stats: vi.fn(),
     },
     sendText: vi.fn((conversationId: string, text: string): OutboxEntry => ({
       clientMsgId: `cm-${++clientMsgSeq}`,

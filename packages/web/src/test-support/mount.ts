@@ -15,6 +15,13 @@ export function createTestRouter() {
       { path: '/register', name: 'register', component: Empty },
       { path: '/chat/:conversationId', name: 'chat', component: Empty },
       { path: '/settings', name: 'settings', component: Empty },
+      { path: '/admin', name: 'admin-dashboard', component: Empty },
+      { path: '/admin/users', name: 'admin-users', component: Empty },
+      { path: '/admin/users/:id', name: 'admin-user', component: Empty },
+      { path: '/admin/groups', name: 'admin-groups', component: Empty },
+      { path: '/admin/groups/:id', name: 'admin-group', component: Empty },
+      { path: '/admin/conversations/:id', name: 'admin-conversation', component: Empty },
+      { path: '/admin/audit', name: 'admin-audit', component: Empty },
     ],
   });
 }

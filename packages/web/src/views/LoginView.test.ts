@@ -66,3 +66,48 @@ describe('sign-in and registration forms', () => {
     expect(wrapper.find('[data-testid="register-password-error"]').exists()).toBe(true);
   });
 });
+
+describe('signing in after an administrator acted', () => {
+  let client: FakeClient;
+  beforeEach(() => {
+    setActivePinia(createPinia());
+    client = installFakeClient();
+  });
+
+  it('a one-time password leads to a new-password step, then signs in with the new password', async () => {
+    client.auth.login.mockRejectedValueOnce(ApiError.of('PASSWORD_CHANGE_REQUIRED'));
+    client.auth.renewPassword.mockResolvedValueOnce({
+      user: { id: 'me', username: 'ann', displayName: 'Ann', bio: '', createdAt: 1 },
+      sessionId: 's',
+      accessToken: 'a',
+      accessTokenExpiresAt: Date.now() + 60_000,
+      refreshToken: '',
+      refreshTokenExpiresAt: Date.now() + 60_000,
+      role: 'user',
+    });
+    const { wrapper } = mountWithApp(LoginView);
+    await wrapper.get('[data-testid="login-username"]').setValue('ann');
+    await wrapper.get('[data-testid="login-password"]').setValue('abcd-efgh-jkmn-pqrs');
+    await wrapper.get('form').trigger('submit');
+    await flushPromises();
+    expect(wrapper.text()).toContain('Choose a new password');
+    await wrapper.get('[data-testid="login-new-password"]').setValue('my own password');
+    await wrapper.get('[data-testid="login-confirm-password"]').setValue('something else');
+    await wrapper.get('form').trigger('submit');
+    expect(wrapper.text()).toContain('The passwords do not match.');
+    await wrapper.get('[data-testid="login-confirm-password"]').setValue('my own password');
+    await wrapper.get('form').trigger('submit');
+    await flushPromises();
+    expect(client.auth.renewPassword).toHaveBeenCalledWith({ username: 'ann', password: 'abcd-efgh-jkmn-pqrs', newPassword: 'my own password' });
+  });
+
+  it('says the account is disabled, in the reader’s language', async () => {
+    client.auth.login.mockRejectedValueOnce(ApiError.of('ACCOUNT_DISABLED'));
+    const { wrapper } = mountWithApp(LoginView, { locale: 'zh-CN' });
+    await wrapper.get('[data-testid="login-username"]').setValue('ann');
+    await wrapper.get('[data-testid="login-password"]').setValue('correct password');
+    await wrapper.get('form').trigger('submit');
+    await flushPromises();
+    expect(wrapper.get('[data-testid="login-error"]').text()).toBe('你的账号已被管理员停用。');
+  });
+});

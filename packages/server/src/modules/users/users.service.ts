@@ -19,7 +19,9 @@ export class UserService {
 
   async getUser(_actor: Actor, userId: string): Promise<UserPublic> {
     const row = await this.users.findById(userId);
-    if (!row || row.disabled_at !== null) throw new AppError('USER_NOT_FOUND');
+    // A disabled account is hidden; a deleted one answers its anonymised profile ("Deleted user"), so clients can
+    // name the sender of its old messages.
+    if (!row || (row.disabled_at !== null && row.deleted_at === null)) throw new AppError('USER_NOT_FOUND');
     return toUserPublic(row);
   }
 
