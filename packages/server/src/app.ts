@@ -11,9 +11,8 @@ import { installOpenApi } from './http/openapi.js';
 import { installSecurityHeaders, setSecurityHeaders } from './http/security-headers.js';
 import { installWebApp } from './http/web-app.js';
 import { openDatabase } from './platform/db/database.js';
-import { InProcessEventBus } from './platform/events/event-bus.js';
-import { MemoryPresenceStore } from './platform/presence/presence-store.js';
-import { MemoryRateLimiter } from './platform/ratelimit/rate-limiter.js';
+import { InProcessEventBus, type EventBus } from './platform/events/event-bus.js';
+import { openInfrastructure } from './platform/infrastructure.js';
 import { AuthRepository } from './modules/auth/auth.repository.js';
 import { requireAuthentication } from './modules/auth/auth.hook.js';
 import { publicAuthRoutes, sessionRoutes } from './modules/auth/auth.routes.js';
@@ -24,6 +23,7 @@ import { ContactService } from './modules/contacts/contacts.service.js';
 import { ConversationRepository } from './modules/conversations/conversations.repository.js';
 import { conversationRoutes } from './modules/conversations/conversations.routes.js';
 import { ConversationService } from './modules/conversations/conversations.service.js';
+import { DirectConversationCache } from './modules/conversations/direct.cache.js';
 import { callRoutes } from './modules/calls/calls.routes.js';
 import { CallService } from './modules/calls/calls.service.js';
 import { Gateway } from './modules/gateway/gateway.js';
@@ -65,6 +65,8 @@ export interface KKChatApp {
 export interface BuildOptions {
   logger?: Logger;
   now?: () => number;
+  /** An event bus to use instead of a new in-process one (tests run two nodes on one bus). */
+  bus?: EventBus;
 }
 
 /** Composes the whole program without listening; `main.ts` and the tests both start here. */
@@ -77,13 +79,22 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     onPoolError: (error) => log.warn({ err: error }, 'database connection error'),
   });
   const now = options.now ?? Date.now;
-  const limiter = new MemoryRateLimiter(now);
+  let infra;
+  try {
+    infra = await openInfrastructure(config, { log, now });
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
   const platform: Platform = {
     config,
     db,
-    bus: new InProcessEventBus(),
-    presence: new MemoryPresenceStore(),
-    limiter,
+    bus: options.bus ?? new InProcessEventBus(),
+    presence: infra.presence,
+    limiter: infra.limiter,
+    sessions: infra.sessions,
+    invalidation: infra.invalidation,
+    redis: infra.redis,
     log,
     now,
   };
@@ -144,6 +155,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   const gateway = new Gateway(platform, services);
   gateway.attach(app.server);
+  await infra.start();
 
   return {
     app,
@@ -161,7 +173,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       await gateway.close();
       services.calls.close();
       await app.close();
-      limiter.close();
+      await infra.close();
       await platform.bus.close();
       await db.destroy();
     },
@@ -172,24 +184,22 @@ function createServices(platform: Platform): Services {
   const users = new UserRepository(platform.db);
   const contactsRepo = new ContactRepository(platform.db);
   const conversationsRepo = new ConversationRepository(platform.db);
-  const contacts = new ContactService(platform, contactsRepo, users);
   const groupsRepo = new GroupRepository(platform.db);
-  const groupCache = new GroupMembershipCache(groupsRepo);
-  const conversations = new ConversationService(platform, conversationsRepo, contactsRepo, users, groupCache, groupsRepo);
-  // A group changed on some node: every node drops its cached state of it.
-  platform.bus.subscribe((event) => {
-    if (event.kind === 'group-changed') groupCache.invalidate(event.conversationId);
-  });
+  const groupCache = new GroupMembershipCache(groupsRepo, platform.invalidation, platform.now);
+  const directCache = new DirectConversationCache((id) => conversationsRepo.loadDirectState(id), platform.invalidation, platform.now);
+  const contacts = new ContactService(platform, contactsRepo, users, directCache);
+  const conversations = new ConversationService(platform, conversationsRepo, contactsRepo, users, groupCache, groupsRepo, directCache);
   const authRepo = new AuthRepository(platform.db);
   const groups = new GroupService(platform, groupsRepo, groupCache, conversations, contactsRepo, users);
   const bootstrap = new AdminBootstrap(platform.db, platform.now, platform.config.adminUsernames);
+  const auth = new AuthService(platform, authRepo, users, (user) => bootstrap.onRegistered(user));
   // Modules that own files register their deletion, removal and storage hooks here.
   const hooks = createAdminHooks();
   const policy = new AdminPolicy(users);
   const audit = new AuditRepository(platform.db, platform.now);
-  const groupAdmin = new GroupAdministration(platform, groupsRepo, groupCache, groups);
+  const groupAdmin = new GroupAdministration(platform, groupsRepo, groupCache, groups, conversations);
   return {
-    auth: new AuthService(platform, authRepo, users, (user) => bootstrap.onRegistered(user)),
+    auth,
     users: new UserService(platform, users, (userId) => contactsRepo.audienceOf(userId)),
     contacts,
     conversations,
@@ -202,6 +212,7 @@ function createServices(platform: Platform): Services {
       repo: new AdminUserRepository(platform.db),
       users,
       auth: authRepo,
+      endSessions: (sessionIds) => auth.sessionsEnded(sessionIds),
       contactsRepo,
       contacts,
       groupAdmin,

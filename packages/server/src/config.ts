@@ -49,6 +49,9 @@ const EnvSchema = z.object({
   KKCHAT_TURN_URLS: z.string().default(''),
   KKCHAT_TURN_SECRET: z.string().optional(),
   KKCHAT_TURN_TTL_SEC: int(60, 7 * 24 * 3600).default(3600),
+  KKCHAT_REDIS_URL: z.string().regex(/^rediss?:\/\/\S+$/, 'redis://[user:password@]host:port[/db] or rediss://…').optional(),
+  KKCHAT_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_.-]{1,64}$/, '1-64 letters, digits, ":", "_", "." or "-"').default('kkchat:'),
+  KKCHAT_PRESENCE_TTL_MS: int(300, 600_000).default(30_000),
   KKCHAT_ADMIN_USERNAMES: z
     .string()
     .regex(/^\s*([A-Za-z0-9_.-]+\s*(,\s*[A-Za-z0-9_.-]+\s*)*)?$/, 'comma-separated usernames')
@@ -93,6 +96,14 @@ export interface Config {
   groups: {
     /** Largest group allowed; new groups start with this limit (issue 3: 2,000 by default). */
     memberLimit: number;
+  };
+  redis: {
+    /** Null: embedded mode (presence, limits, caches in this process). */
+    url: string | null;
+    /** Starts every key and channel. */
+    prefix: string;
+    /** A node's heartbeat lifetime; a dead node's users are offline within about 4/3 of it. */
+    presenceTtlMs: number;
   };
   /** KKCHAT_ADMIN_USERNAMES: made administrators while the system has none (the first admin). */
   adminUsernames: string[];
@@ -154,6 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       turnTtlSec: e.KKCHAT_TURN_TTL_SEC,
     },
     groups: { memberLimit: e.KKCHAT_GROUP_MEMBER_LIMIT },
+    redis: { url: e.KKCHAT_REDIS_URL ?? null, prefix: e.KKCHAT_REDIS_PREFIX, presenceTtlMs: e.KKCHAT_PRESENCE_TTL_MS },
     adminUsernames: splitList(e.KKCHAT_ADMIN_USERNAMES),
     limits: {
       loginPerAccount: { limit: e.KKCHAT_LOGIN_MAX_PER_ACCOUNT, windowMs: 15 * 60_000 },

@@ -67,7 +67,7 @@ describe('disable and enable', () => {
   it('a node whose cached group state is stale still refuses sends: the storing transaction re-checks', async () => {
     const g = await buildGroup(server, { members: 1, prefix: 'gs' });
     expect((await restSend(server, g.owner, g.conversationId, 'warm the cache')).status).toBe(201);
-    // Disabled behind this node's back, as another node would do; its group-changed event never arrived here.
+    // Disabled behind this node's back (no version bump, no invalidation): only the storing transaction can tell.
     await server.kkchat.platform.db.updateTable('groups').set({ disabled_at: Date.now(), disabled_reason: 'x' }).where('conversation_id', '=', g.conversationId).execute();
     expectError(await restSend(server, g.owner, g.conversationId, 'slips through?'), 403, 'GROUP_DISABLED');
     const last = await history(server, g.owner, g.conversationId);

@@ -87,15 +87,14 @@ export class AdminUserRepository {
     await trx.updateTable('users').set({ disabled_at: disabledAt, updated_at: now }).where('id', 'in', userIds).execute();
   }
 
-  /** Revokes every live session of the users; their refresh tokens stop working with them. */
-  async revokeAllSessions(trx: Trx, userIds: readonly string[], reason: string, now: number): Promise<void> {
-    if (userIds.length === 0) return;
-    await trx
-      .updateTable('sessions')
-      .set({ revoked_at: now, revoked_reason: reason })
-      .where('user_id', 'in', userIds)
-      .where('revoked_at', 'is', null)
-      .execute();
+  /** Revokes every live session of the users (their refresh tokens stop working with them); returns their ids. */
+  async revokeAllSessions(trx: Trx, userIds: readonly string[], reason: string, now: number): Promise<string[]> {
+    if (userIds.length === 0) return [];
+    const live = await trx.selectFrom('sessions').select('id').where('user_id', 'in', userIds).where('revoked_at', 'is', null).execute();
+    if (live.length === 0) return [];
+    const ids = live.map((r) => r.id);
+    await trx.updateTable('sessions').set({ revoked_at: now, revoked_reason: reason }).where('id', 'in', ids).execute();
+    return ids;
   }
 
   async setPassword(trx: Trx, userId: string, passwordHash: string, mustChange: boolean, now: number): Promise<void> {
@@ -110,7 +109,8 @@ export class AdminUserRepository {
    * The anonymisation of a deleted account (docs/architecture.md, "Administration"): the row stays so its messages
    * keep a sender; the name is freed, the profile cleared, the password unusable, the sessions and tokens gone.
    */
-  async anonymise(trx: Trx, userId: string, now: number): Promise<void> {
+  /** Returns the ids of the sessions it revoked. */
+  async anonymise(trx: Trx, userId: string, now: number): Promise<string[]> {
     const tombstone = `deleted:${userId}`;
     await trx
       .updateTable('users')
@@ -130,7 +130,7 @@ export class AdminUserRepository {
       })
       .where('id', '=', userId)
       .execute();
-    await this.revokeAllSessions(trx, [userId], 'account_deleted', now);
+    const revoked = await this.revokeAllSessions(trx, [userId], 'account_deleted', now);
     const sessions = trx.selectFrom('sessions').select('id').where('user_id', '=', userId);
     await trx.deleteFrom('refresh_tokens').where('session_id', 'in', sessions).execute();
     await trx
@@ -139,5 +139,6 @@ export class AdminUserRepository {
       .where('user_id', '=', userId)
       .where('status', '=', 'pending')
       .execute();
+    return revoked;
   }
 }

@@ -36,6 +36,8 @@ export interface AdminUserDeps {
   repo: AdminUserRepository;
   users: UserRepository;
   auth: AuthRepository;
+  /** Tombstones sessions revoked here in the shared session cache (AuthService.sessionsEnded). */
+  endSessions(sessionIds: readonly string[]): Promise<void>;
   contactsRepo: ContactRepository;
   contacts: ContactService;
   groupAdmin: GroupAdministration;
@@ -110,13 +112,14 @@ export class AdminUserService {
   async disable(actor: Actor, userId: string, reason: string): Promise<AdminUser> {
     await this.d.policy.checkAdmin(actor);
     checkNotSelf(actor, userId);
+    let revoked: string[] = [];
     const changed = await this.change(actor, userId, async (trx, target) => {
       if (target.disabled_at !== null) return null;
       await checkNotLastAdmin(trx, [userId]);
-      await this.disableWithin(trx, [userId]);
+      revoked = await this.disableWithin(trx, [userId]);
       return this.audit(actor, 'user.disabled', userId, reason);
     });
-    if (changed) await this.closeSockets([userId], CLOSE_CODES.ACCOUNT_DISABLED, 'account_disabled');
+    if (changed) await this.ended(revoked, [userId], CLOSE_CODES.ACCOUNT_DISABLED, 'account_disabled');
     return this.view(userId);
   }
 
@@ -124,6 +127,7 @@ export class AdminUserService {
   async bulkDisable(actor: Actor, userIds: readonly string[], reason: string): Promise<AdminBulkDisableResponse> {
     await this.d.policy.checkAdmin(actor);
     const skipped: AdminBulkDisableResponse['skipped'] = [];
+    let revoked: string[] = [];
     const disabled = await inTransaction(this.d.platform.db, async (trx) => {
       await lockAdmins(trx);
       await checkStillAdmin(trx, actor.userId);
@@ -136,11 +140,11 @@ export class AdminUserService {
         else chosen.push(userId);
       }
       await checkNotLastAdmin(trx, chosen);
-      await this.disableWithin(trx, chosen);
+      revoked = await this.disableWithin(trx, chosen);
       for (const userId of chosen) await this.d.audit.append(trx, this.audit(actor, 'user.disabled', userId, reason, { bulk: true }));
       return chosen;
     });
-    await this.closeSockets(disabled, CLOSE_CODES.ACCOUNT_DISABLED, 'account_disabled');
+    await this.ended(revoked, disabled, CLOSE_CODES.ACCOUNT_DISABLED, 'account_disabled');
     return { disabled, skipped };
   }
 
@@ -158,11 +162,12 @@ export class AdminUserService {
   async signOut(actor: Actor, userId: string, reason: string): Promise<AdminUser> {
     await this.d.policy.checkAdmin(actor);
     checkNotSelf(actor, userId);
+    let revoked: string[] = [];
     await this.change(actor, userId, async (trx) => {
-      await this.d.repo.revokeAllSessions(trx, [userId], 'admin_signout', this.d.platform.now());
+      revoked = await this.d.repo.revokeAllSessions(trx, [userId], 'admin_signout', this.d.platform.now());
       return this.audit(actor, 'user.signed_out', userId, reason);
     });
-    await this.closeSockets([userId], CLOSE_CODES.SESSION_REVOKED, 'admin_signout');
+    await this.ended(revoked, [userId], CLOSE_CODES.SESSION_REVOKED, 'admin_signout');
     return this.view(userId);
   }
 
@@ -175,13 +180,14 @@ export class AdminUserService {
     checkNotSelf(actor, userId);
     const oneTimePassword = newOneTimePassword();
     const passwordHash = await hashPassword(oneTimePassword);
+    let revoked: string[] = [];
     await this.change(actor, userId, async (trx) => {
       const now = this.d.platform.now();
       await this.d.repo.setPassword(trx, userId, passwordHash, true, now);
-      await this.d.repo.revokeAllSessions(trx, [userId], 'password_reset', now);
+      revoked = await this.d.repo.revokeAllSessions(trx, [userId], 'password_reset', now);
       return this.audit(actor, 'user.password_reset', userId, reason);
     });
-    await this.closeSockets([userId], CLOSE_CODES.SESSION_REVOKED, 'password_reset');
+    await this.ended(revoked, [userId], CLOSE_CODES.SESSION_REVOKED, 'password_reset');
     return { oneTimePassword };
   }
 
@@ -201,15 +207,15 @@ export class AdminUserService {
       if (target.deleted_at !== null) return null;
       await checkNotLastAdmin(trx, [userId]);
       const now = this.d.platform.now();
-      await this.d.repo.anonymise(trx, userId, now);
+      const sessions = await this.d.repo.anonymise(trx, userId, now);
       const ties = await this.d.contactsRepo.removeAllTiesOf(trx, userId, now);
       for (const hook of this.d.hooks.accountDeleted) await hook(trx, userId, now);
       await this.d.audit.append(trx, this.audit(actor, 'user.deleted', userId, reason, { username: target.username }));
-      return ties;
+      return { ...ties, sessions };
     });
     if (removed) {
-      await this.closeSockets([userId], CLOSE_CODES.ACCOUNT_DELETED, 'account_deleted');
-      await this.d.contacts.announceAccountRemoved(userId, removed.friendIds, presenceAudience, removed.cancelled);
+      await this.ended(removed.sessions, [userId], CLOSE_CODES.ACCOUNT_DELETED, 'account_deleted');
+      await this.d.contacts.announceAccountRemoved(userId, removed, presenceAudience);
     }
     const groups = await this.d.repo.groupsOf(userId);
     await this.d.groupAdmin.removeDeletedAccount(actor.userId, userId, groups.map((g) => g.conversation_id));
@@ -235,14 +241,20 @@ export class AdminUserService {
     });
   }
 
-  private async disableWithin(trx: Trx, userIds: readonly string[]): Promise<void> {
+  /** Disables and revokes inside the caller's transaction; returns the revoked session ids. */
+  private async disableWithin(trx: Trx, userIds: readonly string[]): Promise<string[]> {
     const now = this.d.platform.now();
     await this.d.repo.setDisabled(trx, userIds, now, now);
-    await this.d.repo.revokeAllSessions(trx, userIds, 'account_disabled', now);
+    return this.d.repo.revokeAllSessions(trx, userIds, 'account_disabled', now);
   }
 
-  /** Through the bus, so every node closes the sockets it holds (never the local gateway directly). */
-  private async closeSockets(userIds: readonly string[], code: number, reason: string): Promise<void> {
+  /**
+   * After the commit: the revoked sessions tombstoned in the shared session cache (every node refuses their
+   * tokens at once), then the users' sockets closed through the bus, so every node closes those it holds (never
+   * the local gateway directly).
+   */
+  private async ended(sessionIds: readonly string[], userIds: readonly string[], code: number, reason: string): Promise<void> {
+    await this.d.endSessions(sessionIds);
     for (const userId of userIds) await this.d.platform.bus.publish({ kind: 'close-user', userId, code, reason });
   }
 

@@ -144,6 +144,7 @@ export class AuthService {
     const expiresAt = now + this.platform.config.refreshTokenTtlMs;
     const rotated = await this.repo.rotateRefreshToken(session.id, tokenHash, { tokenHash: hashRefreshToken(nextToken), expiresAt }, now);
     if (!rotated) return this.rejectReuse(session.id);
+    await this.rememberLive(session.id, user.id, expiresAt);
     return this.issue(user, session.id, nextToken, expiresAt, now);
   }
 
@@ -206,13 +207,34 @@ export class AuthService {
   }
 
   /**
-   * Throws unless the actor's session is still live and its account usable: ACCOUNT_DELETED, ACCOUNT_DISABLED
-   * (an administrator ended the account: refused on every route at once, BR-14), else SESSION_REVOKED.
+   * Throws unless the actor's session is still live and its account usable. The shared session cache answers
+   * first (a tombstone refuses at once on every node); anything it cannot vouch for is read from the database,
+   * joined with the account, and written back, never over a tombstone (docs/architecture.md, Redis: Sessions).
+   * A refusal says why: ACCOUNT_DELETED or ACCOUNT_DISABLED when an administrator ended the account (refused on
+   * every route at once, BR-14), else SESSION_REVOKED.
    */
   async authenticateSession(actor: Actor): Promise<void> {
+    const now = this.platform.now();
+    const key = sessionKey(actor.sessionId);
+    const cached = await this.platform.sessions.get(key);
+    // The refused path reads why (rare); the accepted path stays a cache hit.
+    if (cached === SESSION_REVOKED) throw new AppError(await this.whyEnded(actor, now));
+    const live = cached ? parseLiveSession(cached) : null;
+    if (live && live.userId === actor.userId && live.expiresAt > now) return;
+
     const session = await this.repo.findSessionWithAccount(actor.sessionId);
-    const problem = session && session.user_id === actor.userId ? sessionProblem(session, this.platform.now()) : 'SESSION_REVOKED';
-    if (problem) throw new AppError(problem);
+    if (session && session.revoked_at !== null) await this.platform.sessions.set(key, SESSION_REVOKED, SESSION_REVOKED_TTL_MS);
+    const problem = session && session.user_id === actor.userId ? sessionProblem(session, now) : 'SESSION_REVOKED';
+    if (problem || !session) throw new AppError(problem ?? 'SESSION_REVOKED');
+    await this.rememberLive(session.id, session.user_id, Number(session.expires_at));
+  }
+
+  /**
+   * Sessions an administrator ended (revoked in the database by the admin module's transaction): tombstones in
+   * the shared cache, so every node refuses their tokens at once.
+   */
+  async sessionsEnded(sessionIds: readonly string[]): Promise<void> {
+    await Promise.all(sessionIds.map((id) => this.platform.sessions.set(sessionKey(id), SESSION_REVOKED, SESSION_REVOKED_TTL_MS)));
   }
 
   /**
@@ -229,6 +251,18 @@ export class AuthService {
       if (problem) ended.set(id, problem);
     }
     return ended;
+  }
+
+  private async whyEnded(actor: Actor, now: number): Promise<ErrorCode> {
+    const session = await this.repo.findSessionWithAccount(actor.sessionId);
+    return (session && session.user_id === actor.userId ? sessionProblem(session, now) : null) ?? 'SESSION_REVOKED';
+  }
+
+  /** Caches a session as live until its expiry (at most SESSION_LIVE_TTL_MS), unless it has been revoked. */
+  private async rememberLive(sessionId: string, userId: string, expiresAt: number): Promise<void> {
+    const ttl = Math.min(SESSION_LIVE_TTL_MS, expiresAt - this.platform.now());
+    if (ttl <= 0) return;
+    await this.platform.sessions.setUnless(sessionKey(sessionId), `live:${userId}:${expiresAt}`, ttl, SESSION_REVOKED);
   }
 
   private async startSession(user: UserRow, client: ClientInfo): Promise<AuthResult> {
@@ -273,10 +307,15 @@ export class AuthService {
     throw new AppError('REFRESH_TOKEN_REUSED');
   }
 
-  /** Revocation takes effect on open sockets at once: the gateway closes them with SESSION_REVOKED. */
+  /**
+   * Revocation takes effect at once everywhere: committed in the database, then a tombstone in the shared
+   * session cache (every node's next check refuses the token), then the gateways close the sockets with
+   * SESSION_REVOKED. Every way a session ends goes through here.
+   */
   private async revokeAndDisconnect(sessionIds: readonly string[], reason: string): Promise<void> {
     const revoked = await this.repo.revokeSessions(sessionIds, reason, this.platform.now());
     if (revoked.length === 0) return;
+    await Promise.all(revoked.map((id) => this.platform.sessions.set(sessionKey(id), SESSION_REVOKED, SESSION_REVOKED_TTL_MS)));
     await this.platform.bus.publish({
       kind: 'close-sessions',
       sessionIds: revoked,
@@ -304,6 +343,22 @@ function sessionProblem(
   if (session.disabled_at !== null) return 'ACCOUNT_DISABLED';
   if (session.revoked_at !== null || Number(session.expires_at) <= now) return 'SESSION_REVOKED';
   return null;
+}
+
+/** The shared cache's value for a revoked session; a fill never overwrites it. */
+const SESSION_REVOKED = 'revoked';
+/** How long a tombstone is kept (the database says the same afterwards; it only has to outlive racing fills). */
+const SESSION_REVOKED_TTL_MS = 10 * 60_000;
+/** How long a session is taken as live without a database read. Revocation does not wait for it (tombstones). */
+const SESSION_LIVE_TTL_MS = 60_000;
+
+function sessionKey(sessionId: string): string {
+  return `session:${sessionId}`;
+}
+
+function parseLiveSession(value: string): { userId: string; expiresAt: number } | null {
+  const match = /^live:(.+):(\d+)$/.exec(value);
+  return match ? { userId: match[1]!, expiresAt: Number(match[2]) } : null;
 }
 
 /** A readable device name from a User-Agent ("Chrome on Linux"), for the session list. */

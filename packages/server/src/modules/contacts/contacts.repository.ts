@@ -3,7 +3,7 @@ import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { Database } from '../../platform/db/database.js';
 import { inTransaction } from '../../platform/db/transaction.js';
 import type { DB, FriendRequestsTable } from '../../platform/db/schema.js';
-import { ensureDirectConversation } from '../conversations/conversations.repository.js';
+import { bumpStateVersion, ensureDirectConversation } from '../conversations/conversations.repository.js';
 import { PUBLIC_USER_COLUMNS } from '../users/users.mapper.js';
 
 export type FriendRequestRow = Selectable<FriendRequestsTable>;
@@ -186,6 +186,7 @@ export class ContactRepository {
           .execute();
       }
       const conversationId = await ensureDirectConversation(trx, a, b, now);
+      await bumpStateVersion(trx, conversationId);
       await trx
         .insertInto('friendships')
         .values([
@@ -200,22 +201,31 @@ export class ContactRepository {
     });
   }
 
-  /** Ends a friendship in both directions. Returns false when they were not friends. */
-  async removeFriendship(userId: string, friendId: string): Promise<boolean> {
-    const result = await this.db
-      .deleteFrom('friendships')
-      .where((eb) =>
-        eb.or([
-          eb.and([eb('user_id', '=', userId), eb('friend_id', '=', friendId)]),
-          eb.and([eb('user_id', '=', friendId), eb('friend_id', '=', userId)]),
-        ]),
-      )
-      .executeTakeFirst();
-    return Number(result.numDeletedRows) > 0;
+  /**
+   * Ends a friendship in both directions. Returns whether they were friends and their conversation, whose
+   * state version moves with the change (its cached state says "friends").
+   */
+  async removeFriendship(userId: string, friendId: string): Promise<{ removed: boolean; conversationId: string | null }> {
+    return inTransaction(this.db, async (trx) => {
+      const result = await trx
+        .deleteFrom('friendships')
+        .where((eb) =>
+          eb.or([
+            eb.and([eb('user_id', '=', userId), eb('friend_id', '=', friendId)]),
+            eb.and([eb('user_id', '=', friendId), eb('friend_id', '=', userId)]),
+          ]),
+        )
+        .executeTakeFirst();
+      const removed = Number(result.numDeletedRows) > 0;
+      return { removed, conversationId: removed ? await bumpPairVersion(trx, userId, friendId) : null };
+    });
   }
 
-  /** Blocks and withdraws pending requests between the two users, atomically. Returns the closed requests. */
-  async block(blockerId: string, blockedId: string, now: number): Promise<FriendRequestRow[]> {
+  /**
+   * Blocks and withdraws pending requests between the two users, atomically, moving their conversation's state
+   * version with it. Returns the closed requests and the conversation (if they have one).
+   */
+  async block(blockerId: string, blockedId: string, now: number): Promise<{ closed: FriendRequestRow[]; conversationId: string | null }> {
     return inTransaction(this.db, async (trx) => {
       const exists = await trx
         .selectFrom('blocks')
@@ -231,19 +241,27 @@ export class ContactRepository {
         .selectAll()
         .where('pending_key', 'in', [pendingKey(blockerId, blockedId), pendingKey(blockedId, blockerId)])
         .execute();
-      return cancelRequests(trx, pending, now);
+      return { closed: await cancelRequests(trx, pending, now), conversationId: await bumpPairVersion(trx, blockerId, blockedId) };
     });
   }
 
-  async unblock(blockerId: string, blockedId: string): Promise<void> {
-    await this.db.deleteFrom('blocks').where('blocker_id', '=', blockerId).where('blocked_id', '=', blockedId).execute();
+  /** Lifts a block; returns the pair's conversation, whose state version moves with it. */
+  async unblock(blockerId: string, blockedId: string): Promise<string | null> {
+    return inTransaction(this.db, async (trx) => {
+      await trx.deleteFrom('blocks').where('blocker_id', '=', blockerId).where('blocked_id', '=', blockedId).execute();
+      return bumpPairVersion(trx, blockerId, blockedId);
+    });
   }
 
   /**
    * Ends every social tie of a deleted account inside its transaction: friendships and blocks both ways are
    * removed, pending requests either way cancelled. Returns the former friends and the cancelled requests.
    */
-  async removeAllTiesOf(trx: Kysely<DB> | Transaction<DB>, userId: string, now: number): Promise<{ friendIds: string[]; cancelled: FriendRequestRow[] }> {
+  async removeAllTiesOf(
+    trx: Kysely<DB> | Transaction<DB>,
+    userId: string,
+    now: number,
+  ): Promise<{ friendIds: string[]; cancelled: FriendRequestRow[]; conversationIds: string[] }> {
     const friends = await trx.selectFrom('friendships').select('friend_id').where('user_id', '=', userId).execute();
     await trx
       .deleteFrom('friendships')
@@ -259,7 +277,16 @@ export class ContactRepository {
       .where('status', '=', 'pending')
       .where((eb) => eb.or([eb('from_user_id', '=', userId), eb('to_user_id', '=', userId)]))
       .execute();
-    return { friendIds: friends.map((f) => f.friend_id), cancelled: await cancelRequests(trx, pending, now) };
+    // The one-to-one conversations' cached state (friendship, blocks) is stale on every node now.
+    const direct = await trx
+      .selectFrom('conversation_members as m')
+      .innerJoin('conversations as c', 'c.id', 'm.conversation_id')
+      .select('c.id')
+      .where('m.user_id', '=', userId)
+      .where('c.kind', '=', 'direct')
+      .execute();
+    for (const { id } of direct) await bumpStateVersion(trx, id);
+    return { friendIds: friends.map((f) => f.friend_id), cancelled: await cancelRequests(trx, pending, now), conversationIds: direct.map((c) => c.id) };
   }
 
   listBlocks(blockerId: string) {
@@ -288,4 +315,12 @@ async function cancelRequests(trx: Kysely<DB> | Transaction<DB>, pending: Friend
 
 function pendingKey(fromUserId: string, toUserId: string): string {
   return `${fromUserId}:${toUserId}`;
+}
+
+/** Bumps the state version of the pair's direct conversation, if they have one, and returns its id. */
+async function bumpPairVersion(trx: Kysely<DB> | Transaction<DB>, a: string, b: string): Promise<string | null> {
+  const row = await trx.selectFrom('conversations').select('id').where('direct_key', '=', [a, b].sort().join(':')).executeTakeFirst();
+  if (!row) return null;
+  await bumpStateVersion(trx, row.id);
+  return row.id;
 }

@@ -13,14 +13,14 @@ import {
 import type { Actor, Platform } from '../../context.js';
 import { AppError } from '../../errors.js';
 import { isUniqueViolation } from '../../platform/db/errors.js';
-import { checkCanInteract } from '../contacts/contacts.policy.js';
 import type { ContactRepository } from '../contacts/contacts.repository.js';
 import { toUserPublic } from '../users/users.mapper.js';
 import type { UserRepository } from '../users/users.repository.js';
-import { DirectMembersCache } from './conversations.cache.js';
 import { toMessage } from './conversations.mapper.js';
 import { checkMember, peerOf, visibleRange, type Membership } from './conversations.policy.js';
-import type { ConversationRepository, MessageRow, WithinStore } from './conversations.repository.js';
+import { type AppendOptions, type ConversationRepository, type MessageRow, type WithinStore } from './conversations.repository.js';
+import { checkCanSendDirect, type DirectConversationCache } from './direct.cache.js';
+import { confirmed, withFreshState } from './fresh-state.js';
 import type { GroupMembershipCache } from '../groups/groups.cache.js';
 import { checkActiveMember, checkCanPost } from '../groups/groups.policy.js';
 import type { GroupRepository } from '../groups/groups.repository.js';
@@ -35,11 +35,8 @@ export class ConversationService {
     private readonly users: UserRepository,
     private readonly groups: GroupMembershipCache,
     private readonly groupRepo: GroupRepository,
-  ) {
-    this.directMembers = new DirectMembersCache(repo);
-  }
-
-  private readonly directMembers: DirectMembersCache;
+    private readonly direct: DirectConversationCache,
+  ) {}
 
   async listConversations(actor: Actor): Promise<ConversationSummary[]> {
     const rows = await this.repo.listForUser(actor.userId);
@@ -97,16 +94,18 @@ export class ConversationService {
     const textError = checkMessageText(input.text);
     if (textError) throw new AppError(textError);
     if ((await this.groups.kindOf(conversationId)) === 'group') return this.sendGroupMessage(actor, conversationId, input, contentHash);
-    const members = await this.directMembers.get(conversationId);
-    // Not in it answers like a conversation that does not exist (BR-19).
-    if (!members?.includes(actor.userId)) throw new AppError('CONVERSATION_NOT_FOUND');
-    await this.checkCanSend(actor, members[0] === actor.userId ? members[1] : members[0]);
-    const decision = await this.platform.limiter.consume(`send:${actor.userId}`, this.platform.config.limits.sendPerUser);
-    if (!decision.allowed) throw new AppError('RATE_LIMITED', { retryAfterMs: decision.retryAfterMs });
+    // Members, blocks and friendship come from the cache; the storing transaction refuses a stale entry.
+    await confirmed(conversationId, this.direct, (state) => checkCanSendDirect(state, actor.userId));
+    await this.checkSendRate(actor);
 
-    let message: Message;
+    let stored: { message: Message; audience: string[] };
     try {
-      message = await this.store(conversationId, actor.userId, input.clientMsgId, { kind: 'text', text: input.text }, contentHash);
+      stored = await withFreshState(conversationId, this.direct, async (state) => {
+        checkCanSendDirect(state, actor.userId);
+        const content = { kind: 'text', text: input.text };
+        const { message } = await this.store(conversationId, actor.userId, input.clientMsgId, content, contentHash, { expectedVersion: state!.version });
+        return { message, audience: [...state!.memberIds] };
+      });
     } catch (error) {
       // Two copies of the same send raced; the loser answers with the winner's message.
       if (!isUniqueViolation(error)) throw error;
@@ -114,37 +113,46 @@ export class ConversationService {
       if (!winner) throw error;
       return this.replay(winner, contentHash);
     }
-    await this.deliver([...members], message, actor.connectionId);
-    return { message, duplicate: false };
+    await this.deliver(stored.audience, stored.message, actor.connectionId);
+    return { message: stored.message, duplicate: false };
+  }
+
+  private async checkSendRate(actor: Actor): Promise<void> {
+    const decision = await this.platform.limiter.consume(`send:${actor.userId}`, this.platform.config.limits.sendPerUser);
+    if (!decision.allowed) throw new AppError('RATE_LIMITED', { retryAfterMs: decision.retryAfterMs });
   }
 
   /**
    * The group branch of the pipeline. Membership comes from the in-memory cache (no database read on the hot
    * path); the check and the store run under the group's lock, so a concurrent removal either comes after the
-   * message (which the removed member then still receives) or before it (the send is refused). The storing
-   * transaction re-checks membership for cluster mode, and records mentions with the message.
+   * message (which the removed member then still receives) or before it (the send is refused). Across nodes,
+   * the storing transaction refuses a state older than the group's (the checks then run again on a fresh load,
+   * so the audience is the membership at commit), re-checks the sender's member row, and records mentions.
    */
   private async sendGroupMessage(actor: Actor, conversationId: string, input: SendMessageRequest, contentHash: string): Promise<SendMessageResponse> {
     const mentionAll = input.mentionAll === true;
-    checkCanPost(await this.groups.get(conversationId), actor.userId, this.platform.now(), mentionAll);
-    const decision = await this.platform.limiter.consume(`send:${actor.userId}`, this.platform.config.limits.sendPerUser);
-    if (!decision.allowed) throw new AppError('RATE_LIMITED', { retryAfterMs: decision.retryAfterMs });
+    await confirmed(conversationId, this.groups, (state) => checkCanPost(state, actor.userId, this.platform.now(), mentionAll));
+    await this.checkSendRate(actor);
     let stored: { message: Message; audience: string[] };
     try {
-      stored = await this.groups.withLock(conversationId, async () => {
-        const state = await this.groups.get(conversationId);
-        checkCanPost(state, actor.userId, this.platform.now(), mentionAll);
-        const mentions = [...new Set(input.mentions ?? [])].filter((id) => id !== actor.userId && state!.members.has(id));
-        const content = { kind: 'text', text: input.text, ...(mentions.length > 0 ? { mentions } : {}), ...(mentionAll ? { mentionAll } : {}) };
-        const message = await this.store(conversationId, actor.userId, input.clientMsgId, content, contentHash, async (trx, seq) => {
-          // Re-checked in the database: another node may have removed the sender or an administrator disabled
-          // the group since this node's cache was loaded.
-          const refusal = await this.groupRepo.postingRefusal(trx, conversationId, actor.userId);
-          if (refusal) throw new AppError(refusal);
-          await this.groupRepo.insertMentions(trx, conversationId, seq, mentionAll ? ['*'] : mentions);
-        });
-        return { message, audience: state!.audience };
-      });
+      stored = await this.groups.withLock(conversationId, () =>
+        withFreshState(conversationId, this.groups, async (state) => {
+          checkCanPost(state, actor.userId, this.platform.now(), mentionAll);
+          const mentions = [...new Set(input.mentions ?? [])].filter((id) => id !== actor.userId && state!.members.has(id));
+          const content = { kind: 'text', text: input.text, ...(mentions.length > 0 ? { mentions } : {}), ...(mentionAll ? { mentionAll } : {}) };
+          const { message } = await this.store(conversationId, actor.userId, input.clientMsgId, content, contentHash, {
+            expectedVersion: state!.version,
+            within: async (trx, seq) => {
+              // Re-checked in the database: another node may have removed the sender or an administrator
+              // disabled the group since this node's cache was loaded.
+              const refusal = await this.groupRepo.postingRefusal(trx, conversationId, actor.userId);
+              if (refusal) throw new AppError(refusal);
+              await this.groupRepo.insertMentions(trx, conversationId, seq, mentionAll ? ['*'] : mentions);
+            },
+          });
+          return { message, audience: state!.audience };
+        }),
+      );
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
       const winner = await this.repo.findMessageByClientId(actor.userId, input.clientMsgId);
@@ -157,20 +165,28 @@ export class ConversationService {
 
   /**
    * Stores a server-written message while the caller holds the group's lock, running `within` in the storing
-   * transaction (a membership change that must commit with its system message). Returns the message and the
-   * audience after the change, plus `alsoTo` (e.g. the member just removed, who is told by this message).
+   * transaction (a membership change that must commit with its system message). The change was checked against
+   * the state of `expectedVersion` (StaleStateError when another node changed the group since) and bumps the
+   * version. Returns the message, the audience after the change plus `alsoTo` (e.g. the member just removed,
+   * who is told by this message), and the new version.
    */
   async storeServerMessage(
     conversationId: string,
     senderId: string,
     content: ServerMessageContent,
-    within?: WithinStore,
-    alsoTo: string[] = [],
-  ): Promise<{ message: Message; audience: string[] }> {
-    const message = await this.store(conversationId, senderId, `srv:${randomUUID()}`, content, hashContent(conversationId, content), within);
+    within: WithinStore | undefined,
+    alsoTo: string[],
+    expectedVersion: number | undefined,
+  ): Promise<{ message: Message; audience: string[]; version: number }> {
+    const clientMsgId = `srv:${randomUUID()}`;
+    const { message, version } = await this.store(conversationId, senderId, clientMsgId, content, hashContent(conversationId, content), {
+      within,
+      expectedVersion,
+      bumpVersion: true,
+    });
     this.groups.invalidate(conversationId);
     const state = await this.groups.get(conversationId);
-    return { message, audience: [...new Set([...(state?.audience ?? []), ...alsoTo])] };
+    return { message, audience: [...new Set([...(state?.audience ?? []), ...alsoTo])], version };
   }
 
   /** After commit: one frame, serialized once by the gateway, to every device of `userIds`. */
@@ -190,14 +206,14 @@ export class ConversationService {
    */
   async postServerMessage(conversationId: string, senderId: string, content: ServerMessageContent): Promise<Message> {
     if ((await this.groups.kindOf(conversationId)) === 'group') {
-      const { message, audience } = await this.groups.withLock(conversationId, () => this.storeServerMessage(conversationId, senderId, content));
+      const { message, audience } = await this.groups.withLock(conversationId, () => this.storeServerMessage(conversationId, senderId, content, undefined, [], undefined));
       await this.deliver(audience, message);
       return message;
     }
     const [conversation, members] = await Promise.all([this.repo.findConversation(conversationId), this.repo.members(conversationId)]);
     if (!conversation) throw new AppError('CONVERSATION_NOT_FOUND');
     const clientMsgId = `srv:${randomUUID()}`;
-    const message = await this.store(conversationId, senderId, clientMsgId, content, hashContent(conversationId, content));
+    const { message } = await this.store(conversationId, senderId, clientMsgId, content, hashContent(conversationId, content));
     await this.platform.bus.publish({
       kind: 'deliver',
       userIds: members.map((m) => m.user_id),
@@ -213,8 +229,8 @@ export class ConversationService {
     clientMsgId: string,
     content: { kind: string; text?: string } & Record<string, unknown>,
     contentHash: string,
-    within?: WithinStore,
-  ): Promise<Message> {
+    options: AppendOptions = {},
+  ): Promise<{ message: Message; version: number }> {
     const { kind, text, ...fields } = content;
     const hasFields = Object.keys(fields).length > 0;
     const row = {
@@ -228,8 +244,8 @@ export class ConversationService {
       contentHash,
       createdAt: this.platform.now(),
     };
-    const seq = await this.repo.appendMessage(row, within);
-    return toMessage({
+    const { seq, version } = await this.repo.appendMessage(row, options);
+    const message = toMessage({
       conversation_id: conversationId,
       seq,
       id: row.id,
@@ -242,6 +258,7 @@ export class ConversationService {
       created_at: row.createdAt,
       removed_at: null,
     });
+    return { message, version };
   }
 
   /** Moves the actor's read cursor forward; their other devices and the peer (read receipt) are told. */
@@ -294,11 +311,14 @@ export class ConversationService {
       });
       return;
     }
-    const membership = await this.membership(actor, conversationId);
-    const peerId = peerOf(membership, actor.userId);
-    const blocks = await this.contacts.blockState(actor.userId, peerId);
-    if (blocks.blockedThem || blocks.blockedByThem) return;
-    if (!(await this.contacts.findFriendship(actor.userId, peerId))) return;
+    const state = await this.direct.get(conversationId);
+    if (!state?.memberIds.includes(actor.userId)) throw new AppError('CONVERSATION_NOT_FOUND');
+    let peerId: string;
+    try {
+      peerId = checkCanSendDirect(state, actor.userId);
+    } catch {
+      return; // a block either way, or no longer friends: dropped without a word
+    }
     await this.platform.bus.publish({
       kind: 'deliver',
       userIds: [peerId],
@@ -324,12 +344,6 @@ export class ConversationService {
       })),
       actor.userId,
     );
-  }
-
-  /** One-to-one: only friends, and no block either way. */
-  private async checkCanSend(actor: Actor, peerId: string): Promise<void> {
-    checkCanInteract(await this.contacts.blockState(actor.userId, peerId));
-    if (!(await this.contacts.findFriendship(actor.userId, peerId))) throw new AppError('NOT_FRIENDS');
   }
 
   private replay(existing: MessageRow, contentHash: string): SendMessageResponse {

@@ -63,10 +63,12 @@ export class MessageRemoval {
     };
     let redactionSeq: number;
     try {
-      redactionSeq = await this.repo.appendMessage(row, async (trx, bumped) => {
-        if (!(await this.repo.markRemoved(trx, conversationId, seq, now))) throw new AlreadyRemoved();
-        if (within) await within(trx, original, bumped);
-      });
+      ({ seq: redactionSeq } = await this.repo.appendMessage(row, {
+        within: async (trx, bumped) => {
+          if (!(await this.repo.markRemoved(trx, conversationId, seq, now))) throw new AlreadyRemoved();
+          if (within) await within(trx, original, bumped);
+        },
+      }));
     } catch (error) {
       if (!(error instanceof AlreadyRemoved)) throw error;
       const current = await this.repo.findMessage(conversationId, seq);

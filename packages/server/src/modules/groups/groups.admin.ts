@@ -2,7 +2,9 @@ import type { Message } from '@kkchat/protocol';
 import type { Platform } from '../../context.js';
 import { AppError } from '../../errors.js';
 import { inTransaction } from '../../platform/db/transaction.js';
-import type { GroupMembershipCache } from './groups.cache.js';
+import { bumpStateVersion } from '../conversations/conversations.repository.js';
+import type { ConversationService } from '../conversations/conversations.service.js';
+import type { GroupMembershipCache, GroupState } from './groups.cache.js';
 import type { GroupRepository, Trx } from './groups.repository.js';
 import type { GroupService } from './groups.service.js';
 
@@ -21,6 +23,7 @@ export class GroupAdministration {
     private readonly repo: GroupRepository,
     private readonly cache: GroupMembershipCache,
     private readonly groups: GroupService,
+    private readonly conversations: ConversationService,
   ) {}
 
   /**
@@ -36,6 +39,8 @@ export class GroupAdministration {
       const now = this.platform.now();
       await inTransaction(this.platform.db, async (trx) => {
         await this.repo.updateGroup(trx, conversationId, { disabled_at: disable ? now : null, disabled_reason: disable?.reason ?? null }, now);
+        // Every node's cached state of the group is stale now: their next store is refused and reloads.
+        await bumpStateVersion(trx, conversationId);
         await within(trx);
       });
       this.cache.invalidate(conversationId);
@@ -52,7 +57,7 @@ export class GroupAdministration {
       if (!state) throw new AppError('CONVERSATION_NOT_FOUND');
       if (state.dismissed) return null;
       audience = state.audience;
-      return this.dismissWithin(adminId, conversationId, state.audience, within);
+      return this.dismissWithin(adminId, state, within);
     });
     if (audience === null) return false;
     await this.platform.bus.publish({ kind: 'deliver', userIds: audience, frame: { type: 'group.removed', conversationId, reason: 'dismissed' } });
@@ -70,30 +75,42 @@ export class GroupAdministration {
         const member = state?.members.get(userId);
         if (!state || !member || state.dismissed) return null;
         const others = (await this.repo.activeMembers(conversationId)).filter((m) => m.user_id !== userId);
-        if (others.length === 0) return this.dismissWithin(adminId, conversationId, state.audience, async () => undefined);
+        if (others.length === 0) return this.dismissWithin(adminId, state, async () => undefined);
         const messages: Message[] = [];
+        // Two system messages in a row: the second expects the version the first left.
+        let version = state.version;
         if (member.role === 'owner') {
           const successor = (others.find((m) => m.role === 'admin') ?? others[0]!).user_id;
-          const handed = await this.groups.record(conversationId, adminId, {
-            event: { type: 'owner_changed', actorId: adminId, userIds: [successor], role: 'owner', byAdmin: true },
-            within: async (trx) => {
+          const handed = await this.conversations.storeServerMessage(
+            conversationId,
+            adminId,
+            { kind: 'system', event: { type: 'owner_changed', actorId: adminId, userIds: [successor], role: 'owner', byAdmin: true } },
+            async (trx) => {
               await this.repo.setRole(trx, conversationId, successor, 'owner');
               await this.repo.updateGroup(trx, conversationId, { owner_id: successor }, this.platform.now());
             },
-          });
-          messages.push(...handed.messages);
+            [],
+            version,
+          );
+          messages.push(handed.message);
+          version = handed.version;
         }
-        const removed = await this.groups.record(conversationId, adminId, {
-          event: { type: 'member_removed', actorId: adminId, userIds: [userId], byAdmin: true },
-          within: (trx, seq) => this.repo.depart(trx, conversationId, [userId], 'removed', seq, this.platform.now()),
-        });
-        return { messages: [...messages, ...removed.messages], audience: removed.audience };
+        const removed = await this.conversations.storeServerMessage(
+          conversationId,
+          adminId,
+          { kind: 'system', event: { type: 'member_removed', actorId: adminId, userIds: [userId], byAdmin: true } },
+          (trx, seq) => this.repo.depart(trx, conversationId, [userId], 'removed', seq, this.platform.now()),
+          [],
+          version,
+        );
+        return { messages: [...messages, removed.message], audience: removed.audience };
       });
     }
   }
 
-  private dismissWithin(adminId: string, conversationId: string, audience: string[], within: AdminWithin) {
-    return this.groups.record(conversationId, adminId, {
+  private dismissWithin(adminId: string, state: GroupState, within: AdminWithin) {
+    const { conversationId, audience } = state;
+    return this.groups.record(conversationId, adminId, state, {
       event: { type: 'group_dismissed', actorId: adminId, byAdmin: true },
       within: async (trx, seq) => {
         const now = this.platform.now();

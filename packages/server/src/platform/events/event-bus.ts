@@ -32,11 +32,6 @@ export type BusEvent =
       reason: string;
       /** Keep this session's sockets open (e.g. the device that changed the password). */
       exceptSessionId?: string;
-    }
-  | {
-      /** A group's membership or settings changed: every node drops its cached state of the group. */
-      kind: 'group-changed';
-      conversationId: string;
     };
 
 export type BusHandler = (event: BusEvent) => void;
