@@ -113,8 +113,13 @@ export class ConversationService {
       if (!winner) throw error;
       return this.replay(winner, contentHash);
     }
+    this.countReceived(actor);
     await this.deliver(stored.audience, stored.message, actor.connectionId);
     return { message: stored.message, duplicate: false };
+  }
+
+  private countReceived(actor: Actor): void {
+    this.platform.metrics.messagesReceived.inc({ transport: actor.connectionId ? 'ws' : 'rest' });
   }
 
   private async checkSendRate(actor: Actor): Promise<void> {
@@ -156,6 +161,7 @@ export class ConversationService {
       if (!winner) throw error;
       return this.replay(winner, contentHash);
     }
+    this.countReceived(actor);
     await this.deliver(stored.audience, stored.message, actor.connectionId);
     return { message: stored.message, duplicate: false };
   }
@@ -193,6 +199,7 @@ export class ConversationService {
       userIds,
       frame: { type: 'message', message },
       ...(exceptConnectionId ? { exceptConnectionId } : {}),
+      committedAt: Date.now(),
     });
   }
 

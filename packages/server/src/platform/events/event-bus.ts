@@ -12,6 +12,8 @@ export type BusEvent =
       frame: ServerFrame;
       /** A connection that already has the information (e.g. the sender's own socket got an ack). */
       exceptConnectionId?: string;
+      /** For message frames: when the message was committed (ms since the epoch), for the delivery latency metric. */
+      committedAt?: number;
     }
   | {
       kind: 'deliver-connections';

@@ -51,7 +51,10 @@ export class RedisConnection {
     // At start an unreachable Redis is an error (a wrong URL must not pass for an outage); once connected,
     // the client reconnects for ever, quickly at first, at most every 2 s.
     this.client = createRedisClient(options.url, (retries) => (this.connectedOnce ? Math.min(50 * 2 ** retries, 2000) : retries < 2 ? 100 : false));
-    this.client.on('error', (error: unknown) => this.markDown(error));
+    this.client.on('error', (error: unknown) => {
+      this.options.onCommandError?.();
+      this.markDown(error);
+    });
     this.client.on('ready', () => this.markUp());
   }
 
