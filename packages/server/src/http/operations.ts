@@ -44,8 +44,7 @@ export function installOperations(app: FastifyInstance, platform: Platform, stat
       const redis = platform.redis;
       checks.redis = redis.run((c) => c.ping()).then(() => undefined);
     }
-    const bus = platform.bus as { checkHealth?: () => Promise<void> };
-    if (typeof bus.checkHealth === 'function') checks.bus = bus.checkHealth();
+    if (platform.bus.checkHealth) checks.bus = platform.bus.checkHealth();
     const results = await Promise.all(
       Object.entries(checks).map(async ([name, check]) => [name, await settle(check)] as const),
     );

@@ -17,6 +17,8 @@ const MAX_BUFFERED_BYTES = 8 << 20;
 const HINT_FRAMES = new Set<ServerFrame['type']>(['typing', 'presence']);
 /** The standard WebSocket close code for an unexpected server condition; the client reconnects with backoff. */
 const INTERNAL_ERROR_CLOSE = 1011;
+/** Close codes counted by their number in the metrics (1005: none given, 1006: dropped without a close). */
+const KNOWN_CLOSE_CODES = new Set<number>([...Object.values(CLOSE_CODES), 1005, 1006, INTERNAL_ERROR_CLOSE]);
 
 /**
  * The WebSocket gateway at /ws: handshake (origin check, auth as the first frame), the connection registry,
@@ -95,8 +97,12 @@ export class Gateway {
 
   private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     const path = (request.url ?? '').split('?')[0];
-    if (path !== '/ws' || this.closing) {
+    if (path !== '/ws') {
       rejectUpgrade(socket, 404, 'Not Found');
+      return;
+    }
+    if (this.closing) {
+      rejectUpgrade(socket, 503, 'Service Unavailable'); // draining: the client tries another node
       return;
     }
     // Browsers always send Origin; a page on another site must not ride on the user's network position
@@ -177,7 +183,8 @@ export class Gateway {
     // ws answers an oversized frame by closing with 1009 and then emits 'error'; the close handler cleans up.
     ws.on('error', (error) => this.platform.log.debug({ err: error, connectionId: conn.id }, 'socket error'));
     ws.on('close', (code) => {
-      this.platform.metrics.wsClosed.inc({ code: String(code) });
+      // A client picks its own close code; only known ones become labels.
+      this.platform.metrics.wsClosed.inc({ code: KNOWN_CLOSE_CODES.has(code) ? String(code) : 'other' });
       this.unregister(conn);
     });
   }

@@ -43,6 +43,8 @@ export interface EventBus {
   publish(event: BusEvent): Promise<void>;
   subscribe(handler: BusHandler): () => void;
   close(): Promise<void>;
+  /** Resolves when the bus can carry events now (its broker answers); /readyz reports a rejection. Optional. */
+  checkHealth?(): Promise<void>;
 }
 
 /** The embedded bus: delivers synchronously to every subscriber in this process. */
