@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fastifyCookie from '@fastify/cookie';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -11,7 +12,7 @@ import { installOpenApi } from './http/openapi.js';
 import { installSecurityHeaders, setSecurityHeaders } from './http/security-headers.js';
 import { installWebApp } from './http/web-app.js';
 import { openDatabase } from './platform/db/database.js';
-import { InProcessEventBus } from './platform/events/event-bus.js';
+import { createEventPlatform } from './platform/events/cluster.js';
 import { MemoryPresenceStore } from './platform/presence/presence-store.js';
 import { MemoryRateLimiter } from './platform/ratelimit/rate-limiter.js';
 import { AuthRepository } from './modules/auth/auth.repository.js';
@@ -65,10 +66,20 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
   const now = options.now ?? Date.now;
   const limiter = new MemoryRateLimiter(now);
+  const instanceId = randomBytes(6).toString('hex');
+  let events;
+  try {
+    events = await createEventPlatform(config, db, log, instanceId, now);
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
   const platform: Platform = {
     config,
     db,
-    bus: new InProcessEventBus(),
+    bus: events.bus,
+    outbox: events.outbox,
+    instanceId,
     presence: new MemoryPresenceStore(),
     limiter,
     log,
@@ -108,7 +119,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     version: VERSION,
   }));
 
-  await app.register(
+  // Roles (config.roles): the API and the web app on `api` nodes, /ws on `gateway` nodes; `worker` runs the
+  // outbox relay (createEventPlatform). /healthz answers on every node.
+  if (config.roles.has('api')) await app.register(
     async (api) => {
       await api.register(publicAuthRoutes, { services });
       await api.register(async (secured) => {
@@ -123,10 +136,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     },
     { prefix: '/api/v1' },
   );
-  await installWebApp(app, config.webDir);
+  if (config.roles.has('api')) await installWebApp(app, config.webDir);
 
   const gateway = new Gateway(platform, services);
-  gateway.attach(app.server);
+  if (config.roles.has('gateway')) gateway.attach(app.server);
 
   return {
     app,
@@ -145,7 +158,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       services.calls.close();
       await app.close();
       limiter.close();
-      await platform.bus.close();
+      await events.close();
       await db.destroy();
     },
   };

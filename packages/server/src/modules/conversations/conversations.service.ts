@@ -10,13 +10,16 @@ import {
   type SendMessageRequest,
   type SendMessageResponse,
 } from '@kkchat/protocol';
+import type { Transaction } from 'kysely';
 import type { Actor, Platform } from '../../context.js';
+import type { DB } from '../../platform/db/schema.js';
 import { AppError } from '../../errors.js';
 import { isUniqueViolation } from '../../platform/db/errors.js';
 import { checkCanInteract } from '../contacts/contacts.policy.js';
 import type { ContactRepository } from '../contacts/contacts.repository.js';
 import { toUserPublic } from '../users/users.mapper.js';
 import type { UserRepository } from '../users/users.repository.js';
+import { messageEvent, type Audience } from './conversations.events.js';
 import { toMessage } from './conversations.mapper.js';
 import { checkMember, peerOf, visibleRange, type Membership } from './conversations.policy.js';
 import type { ConversationRepository, MessageRow, WithinStore } from './conversations.repository.js';
@@ -99,7 +102,8 @@ export class ConversationService {
 
     let message: Message;
     try {
-      message = await this.store(conversationId, actor.userId, input.clientMsgId, { kind: 'text', text: input.text }, contentHash);
+      const audience = { userIds: membership.members.map((m) => m.user_id), exceptConnectionId: actor.connectionId };
+      message = await this.store(conversationId, actor.userId, input.clientMsgId, { kind: 'text', text: input.text }, contentHash, audience);
     } catch (error) {
       // Two copies of the same send raced; the loser answers with the winner's message.
       if (!isUniqueViolation(error)) throw error;
@@ -107,7 +111,7 @@ export class ConversationService {
       if (!winner) throw error;
       return this.replay(winner, contentHash);
     }
-    await this.fanOut(membership, message, actor.connectionId);
+    await this.deliver(membership.members.map((m) => m.user_id), message, actor.connectionId);
     return { message, duplicate: false };
   }
 
@@ -129,7 +133,8 @@ export class ConversationService {
         checkCanPost(state, actor.userId, this.platform.now(), mentionAll);
         const mentions = [...new Set(input.mentions ?? [])].filter((id) => id !== actor.userId && state!.members.has(id));
         const content = { kind: 'text', text: input.text, ...(mentions.length > 0 ? { mentions } : {}), ...(mentionAll ? { mentionAll } : {}) };
-        const message = await this.store(conversationId, actor.userId, input.clientMsgId, content, contentHash, async (trx, seq) => {
+        const audience = { userIds: state!.audience, exceptConnectionId: actor.connectionId };
+        const message = await this.store(conversationId, actor.userId, input.clientMsgId, content, contentHash, audience, async (trx, seq) => {
           if (!(await this.groupRepo.isActiveMember(trx, conversationId, actor.userId))) throw new AppError('NOT_MEMBER');
           await this.groupRepo.insertMentions(trx, conversationId, seq, mentionAll ? ['*'] : mentions);
         });
@@ -157,20 +162,21 @@ export class ConversationService {
     within?: WithinStore,
     alsoTo: string[] = [],
   ): Promise<{ message: Message; audience: string[] }> {
-    const message = await this.store(conversationId, senderId, `srv:${randomUUID()}`, content, hashContent(conversationId, content), within);
+    // The audience after the change, as the change's own transaction sees it (read only in cluster mode).
+    const audience = { userIds: async (trx: Transaction<DB>) => [...new Set([...(await this.groupRepo.activeMemberIds(trx, conversationId)), ...alsoTo])] };
+    const message = await this.store(conversationId, senderId, `srv:${randomUUID()}`, content, hashContent(conversationId, content), audience, within);
     this.groups.invalidate(conversationId);
     const state = await this.groups.get(conversationId);
     return { message, audience: [...new Set([...(state?.audience ?? []), ...alsoTo])] };
   }
 
-  /** After commit: one frame, serialized once by the gateway, to every device of `userIds`. */
+  /**
+   * After commit: one frame, serialized once by the gateway, to every device of `userIds` except the socket that
+   * got the ack. Embedded, this publishes now; in cluster mode the event was staged in the storing transaction
+   * (`store`) and this only wakes the outbox relay.
+   */
   async deliver(userIds: string[], message: Message, exceptConnectionId?: string): Promise<void> {
-    await this.platform.bus.publish({
-      kind: 'deliver',
-      userIds,
-      frame: { type: 'message', message },
-      ...(exceptConnectionId ? { exceptConnectionId } : {}),
-    });
+    await this.platform.outbox.committed(messageEvent(userIds, message, exceptConnectionId));
   }
 
   /**
@@ -187,22 +193,23 @@ export class ConversationService {
     const [conversation, members] = await Promise.all([this.repo.findConversation(conversationId), this.repo.members(conversationId)]);
     if (!conversation) throw new AppError('CONVERSATION_NOT_FOUND');
     const clientMsgId = `srv:${randomUUID()}`;
-    const message = await this.store(conversationId, senderId, clientMsgId, content, hashContent(conversationId, content));
-    await this.platform.bus.publish({
-      kind: 'deliver',
-      userIds: members.map((m) => m.user_id),
-      frame: { type: 'message', message },
-    });
+    const userIds = members.map((m) => m.user_id);
+    const message = await this.store(conversationId, senderId, clientMsgId, content, hashContent(conversationId, content), { userIds });
+    await this.deliver(userIds, message);
     return message;
   }
 
-  /** Assigns the next seq and stores, in one transaction (see ConversationRepository.appendMessage). */
+  /**
+   * Assigns the next seq and stores, in one transaction (see ConversationRepository.appendMessage). In cluster
+   * mode the message's delivery event to `audience` is written to the outbox in that transaction too.
+   */
   private async store(
     conversationId: string,
     senderId: string,
     clientMsgId: string,
     content: { kind: string; text?: string } & Record<string, unknown>,
     contentHash: string,
+    audience: Audience,
     within?: WithinStore,
   ): Promise<Message> {
     const { kind, text, ...fields } = content;
@@ -218,29 +225,28 @@ export class ConversationService {
       contentHash,
       createdAt: this.platform.now(),
     };
-    const seq = await this.repo.appendMessage(row, within);
-    return toMessage({
-      conversation_id: conversationId,
-      seq,
-      id: row.id,
-      sender_id: senderId,
-      client_msg_id: clientMsgId,
-      kind,
-      text: row.text,
-      payload: row.payload,
-      content_hash: contentHash,
-      created_at: row.createdAt,
-    });
-  }
-
-  /** After commit: every device of every member, except the socket that gets the ack instead. */
-  private async fanOut(membership: Membership, message: Message, exceptConnectionId: string | undefined): Promise<void> {
-    await this.platform.bus.publish({
-      kind: 'deliver',
-      userIds: membership.members.map((m) => m.user_id),
-      frame: { type: 'message', message },
-      ...(exceptConnectionId ? { exceptConnectionId } : {}),
-    });
+    const messageAt = (seq: number) =>
+      toMessage({
+        conversation_id: conversationId,
+        seq,
+        id: row.id,
+        sender_id: senderId,
+        client_msg_id: clientMsgId,
+        kind,
+        text: row.text,
+        payload: row.payload,
+        content_hash: contentHash,
+        created_at: row.createdAt,
+      });
+    const outbox = this.platform.outbox;
+    const stage: WithinStore | undefined = outbox.transactional
+      ? async (trx, seq) => {
+          if (within) await within(trx, seq);
+          const userIds = typeof audience.userIds === 'function' ? await audience.userIds(trx) : audience.userIds;
+          await outbox.stage(trx, messageEvent(userIds, messageAt(seq), audience.exceptConnectionId));
+        }
+      : within;
+    return messageAt(await this.repo.appendMessage(row, stage));
   }
 
   /** Moves the actor's read cursor forward; their other devices and the peer (read receipt) are told. */
