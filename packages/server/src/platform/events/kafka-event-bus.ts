@@ -177,7 +177,13 @@ export class KafkaEventBus implements EventBus {
     const joined = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`the consumer did not join its group within ${JOIN_TIMEOUT_MS / 1000} s`)), JOIN_TIMEOUT_MS);
       timer.unref();
+      let positioned = false;
       consumer.on(consumer.events.GROUP_JOIN, () => {
+        // The new group starts at the end offsets read before it existed, so an event published in between is
+        // not skipped; kafkajs commits a seek, so a rejoin later resumes there too. (Seeks are taken before the
+        // first fetch after the join; earlier, kafkajs refuses them.)
+        if (!positioned) for (const end of ends) consumer.seek({ topic: this.topic, partition: end.partition, offset: end.high });
+        positioned = true;
         clearTimeout(timer);
         resolve();
       });
@@ -196,9 +202,6 @@ export class KafkaEventBus implements EventBus {
       autoCommitThreshold: 200,
       eachMessage: async ({ message }) => this.onRecord(message.value),
     });
-    // The new group starts at the end offsets read before it existed, so an event published in between is not
-    // skipped; kafkajs commits a seek, so a rejoin later resumes there too.
-    for (const end of ends) consumer.seek({ topic: this.topic, partition: end.partition, offset: end.high });
     await joined;
   }
 
