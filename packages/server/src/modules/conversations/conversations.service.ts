@@ -19,6 +19,7 @@ import { checkCanInteract } from '../contacts/contacts.policy.js';
 import type { ContactRepository } from '../contacts/contacts.repository.js';
 import { toUserPublic } from '../users/users.mapper.js';
 import type { UserRepository } from '../users/users.repository.js';
+import { DirectMembersCache } from './conversations.cache.js';
 import { messageEvent, type Audience } from './conversations.events.js';
 import { toMessage } from './conversations.mapper.js';
 import { checkMember, peerOf, visibleRange, type Membership } from './conversations.policy.js';
@@ -37,7 +38,11 @@ export class ConversationService {
     private readonly users: UserRepository,
     private readonly groups: GroupMembershipCache,
     private readonly groupRepo: GroupRepository,
-  ) {}
+  ) {
+    this.directMembers = new DirectMembersCache(repo);
+  }
+
+  private readonly directMembers: DirectMembersCache;
 
   async listConversations(actor: Actor): Promise<ConversationSummary[]> {
     const rows = await this.repo.listForUser(actor.userId);
@@ -95,14 +100,16 @@ export class ConversationService {
     const textError = checkMessageText(input.text);
     if (textError) throw new AppError(textError);
     if ((await this.groups.kindOf(conversationId)) === 'group') return this.sendGroupMessage(actor, conversationId, input, contentHash);
-    const membership = await this.membership(actor, conversationId);
-    await this.checkCanSend(actor, membership);
+    const members = await this.directMembers.get(conversationId);
+    // Not in it answers like a conversation that does not exist (BR-19).
+    if (!members?.includes(actor.userId)) throw new AppError('CONVERSATION_NOT_FOUND');
+    await this.checkCanSend(actor, members[0] === actor.userId ? members[1] : members[0]);
     const decision = await this.platform.limiter.consume(`send:${actor.userId}`, this.platform.config.limits.sendPerUser);
     if (!decision.allowed) throw new AppError('RATE_LIMITED', { retryAfterMs: decision.retryAfterMs });
 
     let message: Message;
     try {
-      const audience = { userIds: membership.members.map((m) => m.user_id), exceptConnectionId: actor.connectionId };
+      const audience = { userIds: [...members], exceptConnectionId: actor.connectionId };
       message = await this.store(conversationId, actor.userId, input.clientMsgId, { kind: 'text', text: input.text }, contentHash, audience);
     } catch (error) {
       // Two copies of the same send raced; the loser answers with the winner's message.
@@ -111,7 +118,7 @@ export class ConversationService {
       if (!winner) throw error;
       return this.replay(winner, contentHash);
     }
-    await this.deliver(membership.members.map((m) => m.user_id), message, actor.connectionId);
+    await this.deliver([...members], message, actor.connectionId);
     return { message, duplicate: false };
   }
 
@@ -331,8 +338,7 @@ export class ConversationService {
   }
 
   /** One-to-one: only friends, and no block either way. */
-  private async checkCanSend(actor: Actor, membership: Membership): Promise<void> {
-    const peerId = peerOf(membership, actor.userId);
+  private async checkCanSend(actor: Actor, peerId: string): Promise<void> {
     checkCanInteract(await this.contacts.blockState(actor.userId, peerId));
     if (!(await this.contacts.findFriendship(actor.userId, peerId))) throw new AppError('NOT_FRIENDS');
   }
