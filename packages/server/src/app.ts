@@ -13,6 +13,7 @@ import { installSecurityHeaders, setSecurityHeaders } from './http/security-head
 import { installWebApp } from './http/web-app.js';
 import { openDatabase } from './platform/db/database.js';
 import { createEventPlatform } from './platform/events/cluster.js';
+import { JobScheduler, type ScheduledJob } from './platform/jobs/scheduler.js';
 import { MemoryPresenceStore } from './platform/presence/presence-store.js';
 import { MemoryRateLimiter } from './platform/ratelimit/rate-limiter.js';
 import { AuthRepository } from './modules/auth/auth.repository.js';
@@ -140,6 +141,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   const gateway = new Gateway(platform, services);
   if (config.roles.has('gateway')) gateway.attach(app.server);
+  const jobs = new JobScheduler(config.roles.has('worker') ? scheduledJobs(platform) : [], log.child({ component: 'jobs' }));
+  jobs.start();
 
   return {
     app,
@@ -155,6 +158,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     },
     async close() {
       await gateway.close();
+      await jobs.stop();
       services.calls.close();
       await app.close();
       limiter.close();
@@ -162,6 +166,21 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       await db.destroy();
     },
   };
+}
+
+/** The worker role's periodic jobs; each is idempotent, so every worker runs them. */
+function scheduledJobs(platform: Platform): ScheduledJob[] {
+  const auth = new AuthRepository(platform.db);
+  return [
+    {
+      name: 'purge-expired-refresh-tokens',
+      everyMs: 10 * 60_000,
+      run: async () => {
+        const purged = await auth.purgeExpiredRefreshTokens(platform.now() - 24 * 3600_000);
+        if (purged > 0) platform.log.info({ purged }, 'purged expired refresh tokens');
+      },
+    },
+  ];
 }
 
 function createServices(platform: Platform): Services {
