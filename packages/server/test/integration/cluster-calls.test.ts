@@ -1,8 +1,9 @@
-import type { CallInfo, Message, ServerFrame } from '@kkchat/protocol';
+import type { Message } from '@kkchat/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, until, type TestCluster } from '../support/cluster.js';
-import { befriend, history, nextRid, RawSocket, registerUser, replyTo, type User } from '../support/helpers.js';
+import { befriend, history, RawSocket, registerUser, type User } from '../support/helpers.js';
 import type { TestServer } from '../support/test-server.js';
+import { callRequest, inviteCall, type CallReply } from '../support/calls.js';
 
 /**
  * Calls across nodes (issues 5 and 6): the call's state lives on the node that took the invite; frames from a
@@ -32,18 +33,9 @@ async function connect(node: TestServer, user: User): Promise<RawSocket> {
   return socket;
 }
 
-type Reply = Extract<ServerFrame, { type: 'call.ok' | 'error' }>;
-async function request(socket: RawSocket, frame: Record<string, unknown>): Promise<Reply> {
-  const rid = nextRid('call');
-  socket.send({ ...frame, rid });
-  return (await replyTo(socket, rid)) as unknown as Reply;
-}
-
-async function invite(socket: RawSocket, conversationId: string): Promise<CallInfo> {
-  const reply = await request(socket, { type: 'call.invite', conversationId, media: 'video' });
-  if (reply.type !== 'call.ok') throw new Error(`invite refused: ${JSON.stringify(reply)}`);
-  return reply.call;
-}
+type Reply = CallReply;
+const request = callRequest;
+const invite = inviteCall;
 
 async function pair(prefix: string): Promise<{ a: User; b: User; conversationId: string }> {
   const a = (await registerUser(n1.url, `${prefix}a`)) as User;

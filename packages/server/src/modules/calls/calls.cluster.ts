@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import type { CallInfo, ServerFrame } from '@kkchat/protocol';
 import type { Actor, Platform } from '../../context.js';
 import { AppError } from '../../errors.js';
 import { isUniqueViolation } from '../../platform/db/errors.js';
 import { inTransaction } from '../../platform/db/transaction.js';
 import { KeyedQueue } from '../../platform/keyed-queue.js';
 import type { CallCommand } from '../../platform/events/event-bus.js';
+import type { CallService } from './calls.service.js';
 
 /** A live call's registry rows outlive a node that died by at most this long (the owner refreshes them). */
 const LIVE_TTL_MS = 90_000;
@@ -122,5 +124,43 @@ export class CallRouter {
       callId,
       command: { ...command, actor: { userId: actor.userId, sessionId: actor.sessionId, connectionId: actor.connectionId ?? '' } },
     });
+  }
+}
+
+/**
+ * Runs a forwarded frame on the node that holds the call, as the device that sent it (authenticated by its own
+ * node), and returns the answer for that device: `call.ok` for an action with a rid, `error` for a refusal.
+ */
+export async function runForwarded(calls: CallService, callId: string, command: CallCommand): Promise<ServerFrame | null> {
+  const actor: Actor = { ...command.actor };
+  try {
+    let call: CallInfo | undefined;
+    switch (command.action) {
+      case 'accept':
+        call = await calls.accept(actor, callId);
+        break;
+      case 'reject':
+        call = await calls.reject(actor, callId);
+        break;
+      case 'cancel':
+        call = await calls.cancel(actor, callId);
+        break;
+      case 'hangup':
+        call = await calls.hangup(actor, callId, command.reason);
+        break;
+      case 'signal':
+        if (command.signal) await calls.signal(actor, callId, command.signal);
+        break;
+      case 'connected':
+        calls.connected(actor);
+        break;
+      case 'disconnected':
+        calls.disconnected(actor);
+        break;
+    }
+    return call && command.rid !== undefined ? { type: 'call.ok', rid: command.rid, call } : null;
+  } catch (error) {
+    if (!(error instanceof AppError)) throw error;
+    return { type: 'error', rid: command.rid, code: error.code, message: error.message };
   }
 }

@@ -8,7 +8,7 @@ import type { ConversationRepository } from '../conversations/conversations.repo
 import type { ConversationService } from '../conversations/conversations.service.js';
 import type { BusEvent, CallCommand } from '../../platform/events/event-bus.js';
 import { KeyedQueue } from '../../platform/keyed-queue.js';
-import { CallRouter, REFRESH_EVERY_MS } from './calls.cluster.js';
+import { CallRouter, REFRESH_EVERY_MS, runForwarded } from './calls.cluster.js';
 import * as machine from './calls.state.js';
 import type { Call, Party, Transition } from './calls.state.js';
 
@@ -29,6 +29,13 @@ export class CallService {
   /** Cluster mode: routes frames to the node holding a call, and shares who is in a call (calls.cluster.ts). */
   private readonly router: CallRouter | null;
   private readonly stopRouting: (() => void) | null = null;
+  /**
+   * A new connection of the session of a device in a call, seen while the device's old connection still counted
+   * as up (`<call>:<session>`). The new one can be reported first: the old socket is found dead later by the
+   * heartbeat, or, in cluster mode, the two events come from different nodes. When the old one's loss arrives,
+   * the call moves to the new connection at once instead of waiting out the grace.
+   */
+  private readonly standby = new Map<string, { connectionId: string; sessionId: string; at: number }>();
   /** Frames forwarded for one call run in the order they arrived (an offer before its ICE candidates). */
   private readonly forwarded = new KeyedQueue();
 
@@ -166,6 +173,9 @@ export class CallService {
       this.clearTimer(`${call.callId}:${back.side}`);
       return;
     }
+    if (call.callerDevice.sessionId === actor.sessionId || call.calleeDevice?.sessionId === actor.sessionId) {
+      this.standby.set(`${call.callId}:${actor.sessionId}`, { connectionId: actor.connectionId, sessionId: actor.sessionId, at: this.platform.now() });
+    }
     if (call.calleeId !== actor.userId || (call.state !== 'calling' && call.state !== 'ringing')) return;
     // The gateway calls this while registering the socket, before its auth.ok goes out; a client ignores frames
     // that come before auth.ok, so the invite waits for the next turn of the event loop.
@@ -189,6 +199,14 @@ export class CallService {
     if (!call || !actor.connectionId) return;
     const lost = machine.connectionLost(call, actor.connectionId);
     if (!lost) return;
+    const key = `${call.callId}:${actor.sessionId}`;
+    const waiting = this.standby.get(key);
+    this.standby.delete(key);
+    const back = waiting && this.platform.now() - waiting.at < this.platform.config.calls.disconnectGraceMs ? machine.reconnected(lost.call, { connectionId: waiting.connectionId, sessionId: waiting.sessionId }) : null;
+    if (back) {
+      this.calls.set(call.callId, back.call);
+      return;
+    }
     this.calls.set(call.callId, lost.call);
     this.setTimer(`${call.callId}:${lost.side}`, this.platform.config.calls.disconnectGraceMs, () =>
       this.apply(call.callId, (c) => machine.graceExpired(c, lost.side, this.platform.now())),
@@ -232,39 +250,12 @@ export class CallService {
   private onBusEvent(event: BusEvent): void {
     if (event.kind !== 'call-command' || event.to !== this.platform.instanceId) return;
     const { command, callId } = event;
-    const actor: Actor = { ...command.actor };
-    void this.forwarded.run(callId, () => this.run(async () => {
-      try {
-        let call: CallInfo | undefined;
-        switch (command.action) {
-          case 'accept':
-            call = await this.accept(actor, callId);
-            break;
-          case 'reject':
-            call = await this.reject(actor, callId);
-            break;
-          case 'cancel':
-            call = await this.cancel(actor, callId);
-            break;
-          case 'hangup':
-            call = await this.hangup(actor, callId, command.reason);
-            break;
-          case 'signal':
-            if (command.signal) await this.signal(actor, callId, command.signal);
-            break;
-          case 'connected':
-            this.connected(actor);
-            break;
-          case 'disconnected':
-            this.disconnected(actor);
-            break;
-        }
-        if (call && command.rid !== undefined) await this.deliverTo([actor.connectionId!], { type: 'call.ok', rid: command.rid, call });
-      } catch (error) {
-        if (!(error instanceof AppError)) throw error;
-        await this.deliverTo([actor.connectionId!], { type: 'error', rid: command.rid, code: error.code, message: error.message });
-      }
-    }));
+    void this.forwarded.run(callId, () =>
+      this.run(async () => {
+        const answer = await runForwarded(this, callId, command);
+        if (answer) await this.deliverTo([command.actor.connectionId], answer);
+      }),
+    );
   }
 
   private async resolveTarget(userId: string, target: { conversationId?: string; calleeId?: string }) {
@@ -323,6 +314,8 @@ export class CallService {
   /** A call just ended: timers off, the record posted, then both users' devices told. */
   private async finish(call: Call): Promise<CallInfo> {
     for (const key of [call.callId, `${call.callId}:caller`, `${call.callId}:callee`]) this.clearTimer(key);
+    this.standby.delete(`${call.callId}:${call.callerDevice.sessionId}`);
+    if (call.calleeDevice) this.standby.delete(`${call.callId}:${call.calleeDevice.sessionId}`);
     for (const userId of [call.callerId, call.calleeId]) {
       if (this.liveByUser.get(userId) === call.callId) this.liveByUser.delete(userId);
     }
