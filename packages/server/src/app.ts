@@ -13,9 +13,9 @@ import { installSecurityHeaders, setSecurityHeaders } from './http/security-head
 import { installWebApp } from './http/web-app.js';
 import { openDatabase } from './platform/db/database.js';
 import { createEventPlatform } from './platform/events/cluster.js';
+import type { EventBus } from './platform/events/event-bus.js';
+import { openInfrastructure } from './platform/infrastructure.js';
 import { JobScheduler, type ScheduledJob } from './platform/jobs/scheduler.js';
-import { MemoryPresenceStore } from './platform/presence/presence-store.js';
-import { MemoryRateLimiter } from './platform/ratelimit/rate-limiter.js';
 import { AuthRepository } from './modules/auth/auth.repository.js';
 import { requireAuthentication } from './modules/auth/auth.hook.js';
 import { publicAuthRoutes, sessionRoutes } from './modules/auth/auth.routes.js';
@@ -26,6 +26,7 @@ import { ContactService } from './modules/contacts/contacts.service.js';
 import { ConversationRepository } from './modules/conversations/conversations.repository.js';
 import { conversationRoutes } from './modules/conversations/conversations.routes.js';
 import { ConversationService } from './modules/conversations/conversations.service.js';
+import { DirectConversationCache } from './modules/conversations/direct.cache.js';
 import { callRoutes } from './modules/calls/calls.routes.js';
 import { CallService } from './modules/calls/calls.service.js';
 import { Gateway } from './modules/gateway/gateway.js';
@@ -54,6 +55,8 @@ export interface KKChatApp {
 export interface BuildOptions {
   logger?: Logger;
   now?: () => number;
+  /** An event bus to use instead of a new in-process one (tests run two nodes on one bus). */
+  bus?: EventBus;
 }
 
 /** Composes the whole program without listening; `main.ts` and the tests both start here. */
@@ -66,11 +69,15 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     onPoolError: (error) => log.warn({ err: error }, 'database connection error'),
   });
   const now = options.now ?? Date.now;
-  const limiter = new MemoryRateLimiter(now);
   const instanceId = randomBytes(6).toString('hex');
+  let infra;
   let events;
   try {
-    events = await createEventPlatform(config, db, log, instanceId, now);
+    infra = await openInfrastructure(config, { log, now });
+    events = await createEventPlatform(config, db, log, instanceId, now, options.bus).catch(async (error: unknown) => {
+      await infra!.close();
+      throw error;
+    });
   } catch (error) {
     await db.destroy();
     throw error;
@@ -81,8 +88,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     bus: events.bus,
     outbox: events.outbox,
     instanceId,
-    presence: new MemoryPresenceStore(),
-    limiter,
+    presence: infra.presence,
+    limiter: infra.limiter,
+    sessions: infra.sessions,
+    invalidation: infra.invalidation,
+    redis: infra.redis,
     log,
     now,
   };
@@ -141,6 +151,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   const gateway = new Gateway(platform, services);
   if (config.roles.has('gateway')) gateway.attach(app.server);
+  await infra.start();
   const jobs = new JobScheduler(config.roles.has('worker') ? scheduledJobs(platform) : [], log.child({ component: 'jobs' }));
   jobs.start();
 
@@ -161,7 +172,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       await jobs.stop();
       services.calls.close();
       await app.close();
-      limiter.close();
+      await infra.close();
       await events.close();
       await db.destroy();
     },
@@ -187,10 +198,11 @@ function createServices(platform: Platform): Services {
   const users = new UserRepository(platform.db);
   const contactsRepo = new ContactRepository(platform.db);
   const conversationsRepo = new ConversationRepository(platform.db);
-  const contacts = new ContactService(platform, contactsRepo, users);
   const groupsRepo = new GroupRepository(platform.db);
-  const groupCache = new GroupMembershipCache(groupsRepo);
-  const conversations = new ConversationService(platform, conversationsRepo, contactsRepo, users, groupCache, groupsRepo);
+  const groupCache = new GroupMembershipCache(groupsRepo, platform.invalidation, platform.now);
+  const directCache = new DirectConversationCache((id) => conversationsRepo.loadDirectState(id), platform.invalidation, platform.now);
+  const contacts = new ContactService(platform, contactsRepo, users, directCache);
+  const conversations = new ConversationService(platform, conversationsRepo, contactsRepo, users, groupCache, groupsRepo, directCache);
   return {
     auth: new AuthService(platform, new AuthRepository(platform.db), users),
     users: new UserService(platform, users, (userId) => contactsRepo.audienceOf(userId)),

@@ -69,6 +69,9 @@ const EnvSchema = z.object({
   KKCHAT_KAFKA_SASL_USERNAME: z.string().min(1).optional(),
   KKCHAT_KAFKA_SASL_PASSWORD: z.string().min(1).optional(),
   KKCHAT_OUTBOX_POLL_MS: int(5, 10_000).default(25),
+  KKCHAT_REDIS_URL: z.string().regex(/^rediss?:\/\/\S+$/, 'redis://[user:password@]host:port[/db] or rediss://…').optional(),
+  KKCHAT_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_.-]{1,64}$/, '1-64 letters, digits, ":", "_", "." or "-"').default('kkchat:'),
+  KKCHAT_PRESENCE_TTL_MS: int(300, 600_000).default(30_000),
 });
 
 /** What a node does; `all` (the default) is every role in one process. */
@@ -135,6 +138,14 @@ export interface Config {
   kafka: KafkaConfig | null;
   /** How often an outbox relay looks for new events when idle (cluster mode). */
   outboxPollMs: number;
+  redis: {
+    /** Null: embedded mode (presence, limits, caches in this process). */
+    url: string | null;
+    /** Starts every key and channel. */
+    prefix: string;
+    /** A node's heartbeat lifetime; a dead node's users are offline within about 4/3 of it. */
+    presenceTtlMs: number;
+  };
   limits: {
     loginPerAccount: { limit: number; windowMs: number };
     loginPerIp: { limit: number; windowMs: number };
@@ -198,6 +209,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     nodeId: e.KKCHAT_NODE_ID ?? defaultNodeId(),
     kafka: e.KKCHAT_KAFKA_BROKERS ? kafkaConfig(e) : null,
     outboxPollMs: e.KKCHAT_OUTBOX_POLL_MS,
+    redis: { url: e.KKCHAT_REDIS_URL ?? null, prefix: e.KKCHAT_REDIS_PREFIX, presenceTtlMs: e.KKCHAT_PRESENCE_TTL_MS },
     limits: {
       loginPerAccount: { limit: e.KKCHAT_LOGIN_MAX_PER_ACCOUNT, windowMs: 15 * 60_000 },
       loginPerIp: { limit: e.KKCHAT_LOGIN_MAX_PER_IP, windowMs: 5 * 60_000 },

@@ -1,6 +1,6 @@
 import type { Message } from '@kkchat/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCluster, until, type TestCluster } from '../support/cluster.js';
+import { startKafkaCluster, until, type TestCluster } from '../support/kafka-cluster.js';
 import { befriend, history, RawSocket, registerUser, type User } from '../support/helpers.js';
 import type { TestServer } from '../support/test-server.js';
 import { callRequest, inviteCall, type CallReply } from '../support/calls.js';
@@ -17,7 +17,7 @@ let n2: TestServer;
 const sockets: RawSocket[] = [];
 
 beforeAll(async () => {
-  cluster = await startCluster();
+  cluster = await startKafkaCluster();
   const env = { KKCHAT_CALL_DISCONNECT_GRACE_MS: String(GRACE_MS), KKCHAT_CALL_RING_TIMEOUT_MS: '20000' };
   [n1, n2] = await Promise.all([cluster.node('c1', env), cluster.node('c2', env)]);
 }, 180_000);

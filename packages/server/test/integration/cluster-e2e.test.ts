@@ -1,7 +1,7 @@
 import type { KKChatClient } from '@kkchat/client';
 import type { Message } from '@kkchat/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCluster, sdkClient, shown, signUp, until, type TestCluster } from '../support/cluster.js';
+import { startKafkaCluster, sdkClient, shown, signUp, until, type TestCluster } from '../support/kafka-cluster.js';
 import { startNginx, type TestNginx } from '../support/nginx.js';
 import type { ServerProcess } from '../support/server-process.js';
 
@@ -18,7 +18,7 @@ let nginx: TestNginx;
 const clients: KKChatClient[] = [];
 
 beforeAll(async () => {
-  cluster = await startCluster();
+  cluster = await startKafkaCluster();
   nodes = [];
   for (const name of ['n1', 'n2', 'n3']) nodes.push(await cluster.processNode(name, { KKCHAT_TRUST_PROXY: '1' }));
   nginx = await startNginx(nodes.map((n) => Number(new URL(n.url).port)));

@@ -1,7 +1,7 @@
 import type { KKChatClient } from '@kkchat/client';
 import type { AuthResult, Message, ServerFrame } from '@kkchat/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCluster, sdkClient, shown, signUp, until, type TestCluster } from '../support/cluster.js';
+import { startKafkaCluster, sdkClient, shown, signUp, until, type TestCluster } from '../support/kafka-cluster.js';
 import { api, befriend, nextRid, RawSocket } from '../support/helpers.js';
 import type { TestServer } from '../support/test-server.js';
 
@@ -19,7 +19,7 @@ const clients: KKChatClient[] = [];
 const sockets: RawSocket[] = [];
 
 beforeAll(async () => {
-  cluster = await startCluster();
+  cluster = await startKafkaCluster();
   n1 = await cluster.node('n1');
   n2 = await cluster.node('n2');
 }, 180_000);

@@ -1,7 +1,7 @@
 import type { ServerFrame } from '@kkchat/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { startCluster, until, type TestCluster } from '../support/cluster.js';
+import { startKafkaCluster, until, type TestCluster } from '../support/kafka-cluster.js';
 import { api, befriend, nextRid, RawSocket, registerUser } from '../support/helpers.js';
 import type { TestServer } from '../support/test-server.js';
 
@@ -16,7 +16,7 @@ let gatewayNode: TestServer;
 let workerNode: TestServer;
 
 beforeAll(async () => {
-  cluster = await startCluster();
+  cluster = await startKafkaCluster();
   [apiNode, gatewayNode, workerNode] = await Promise.all([
     cluster.node('api1', { KKCHAT_ROLES: 'api' }),
     cluster.node('gw1', { KKCHAT_ROLES: 'gateway' }),

@@ -15,15 +15,15 @@ import type { Actor, Platform } from '../../context.js';
 import type { DB } from '../../platform/db/schema.js';
 import { AppError } from '../../errors.js';
 import { isUniqueViolation } from '../../platform/db/errors.js';
-import { checkCanInteract } from '../contacts/contacts.policy.js';
 import type { ContactRepository } from '../contacts/contacts.repository.js';
 import { toUserPublic } from '../users/users.mapper.js';
 import type { UserRepository } from '../users/users.repository.js';
-import { DirectMembersCache } from './conversations.cache.js';
 import { messageEvent, type Audience } from './conversations.events.js';
 import { toMessage } from './conversations.mapper.js';
 import { checkMember, peerOf, visibleRange, type Membership } from './conversations.policy.js';
-import type { ConversationRepository, MessageRow, WithinStore } from './conversations.repository.js';
+import { type AppendOptions, type ConversationRepository, type MessageRow, type WithinStore } from './conversations.repository.js';
+import { checkCanSendDirect, type DirectConversationCache } from './direct.cache.js';
+import { confirmed, withFreshState } from './fresh-state.js';
 import type { GroupMembershipCache } from '../groups/groups.cache.js';
 import { checkActiveMember, checkCanPost } from '../groups/groups.policy.js';
 import type { GroupRepository } from '../groups/groups.repository.js';
@@ -38,11 +38,8 @@ export class ConversationService {
     private readonly users: UserRepository,
     private readonly groups: GroupMembershipCache,
     private readonly groupRepo: GroupRepository,
-  ) {
-    this.directMembers = new DirectMembersCache(repo);
-  }
-
-  private readonly directMembers: DirectMembersCache;
+    private readonly direct: DirectConversationCache,
+  ) {}
 
   async listConversations(actor: Actor): Promise<ConversationSummary[]> {
     const rows = await this.repo.listForUser(actor.userId);
@@ -100,17 +97,19 @@ export class ConversationService {
     const textError = checkMessageText(input.text);
     if (textError) throw new AppError(textError);
     if ((await this.groups.kindOf(conversationId)) === 'group') return this.sendGroupMessage(actor, conversationId, input, contentHash);
-    const members = await this.directMembers.get(conversationId);
-    // Not in it answers like a conversation that does not exist (BR-19).
-    if (!members?.includes(actor.userId)) throw new AppError('CONVERSATION_NOT_FOUND');
-    await this.checkCanSend(actor, members[0] === actor.userId ? members[1] : members[0]);
-    const decision = await this.platform.limiter.consume(`send:${actor.userId}`, this.platform.config.limits.sendPerUser);
-    if (!decision.allowed) throw new AppError('RATE_LIMITED', { retryAfterMs: decision.retryAfterMs });
+    // Members, blocks and friendship come from the cache; the storing transaction refuses a stale entry.
+    await confirmed(conversationId, this.direct, (state) => checkCanSendDirect(state, actor.userId));
+    await this.checkSendRate(actor);
 
-    let message: Message;
+    let stored: { message: Message; audience: string[] };
     try {
-      const audience = { userIds: [...members], exceptConnectionId: actor.connectionId };
-      message = await this.store(conversationId, actor.userId, input.clientMsgId, { kind: 'text', text: input.text }, contentHash, audience);
+      stored = await withFreshState(conversationId, this.direct, async (state) => {
+        checkCanSendDirect(state, actor.userId);
+        const content = { kind: 'text', text: input.text };
+        const audience = { userIds: [...state!.memberIds], exceptConnectionId: actor.connectionId };
+        const { message } = await this.store(conversationId, actor.userId, input.clientMsgId, content, contentHash, audience, { expectedVersion: state!.version });
+        return { message, audience: [...state!.memberIds] };
+      });
     } catch (error) {
       // Two copies of the same send raced; the loser answers with the winner's message.
       if (!isUniqueViolation(error)) throw error;
@@ -118,35 +117,44 @@ export class ConversationService {
       if (!winner) throw error;
       return this.replay(winner, contentHash);
     }
-    await this.deliver([...members], message, actor.connectionId);
-    return { message, duplicate: false };
+    await this.deliver(stored.audience, stored.message, actor.connectionId);
+    return { message: stored.message, duplicate: false };
+  }
+
+  private async checkSendRate(actor: Actor): Promise<void> {
+    const decision = await this.platform.limiter.consume(`send:${actor.userId}`, this.platform.config.limits.sendPerUser);
+    if (!decision.allowed) throw new AppError('RATE_LIMITED', { retryAfterMs: decision.retryAfterMs });
   }
 
   /**
    * The group branch of the pipeline. Membership comes from the in-memory cache (no database read on the hot
    * path); the check and the store run under the group's lock, so a concurrent removal either comes after the
-   * message (which the removed member then still receives) or before it (the send is refused). The storing
-   * transaction re-checks membership for cluster mode, and records mentions with the message.
+   * message (which the removed member then still receives) or before it (the send is refused). Across nodes,
+   * the storing transaction refuses a state older than the group's (the checks then run again on a fresh load,
+   * so the audience is the membership at commit), re-checks the sender's member row, and records mentions.
    */
   private async sendGroupMessage(actor: Actor, conversationId: string, input: SendMessageRequest, contentHash: string): Promise<SendMessageResponse> {
     const mentionAll = input.mentionAll === true;
-    checkCanPost(await this.groups.get(conversationId), actor.userId, this.platform.now(), mentionAll);
-    const decision = await this.platform.limiter.consume(`send:${actor.userId}`, this.platform.config.limits.sendPerUser);
-    if (!decision.allowed) throw new AppError('RATE_LIMITED', { retryAfterMs: decision.retryAfterMs });
+    await confirmed(conversationId, this.groups, (state) => checkCanPost(state, actor.userId, this.platform.now(), mentionAll));
+    await this.checkSendRate(actor);
     let stored: { message: Message; audience: string[] };
     try {
-      stored = await this.groups.withLock(conversationId, async () => {
-        const state = await this.groups.get(conversationId);
-        checkCanPost(state, actor.userId, this.platform.now(), mentionAll);
-        const mentions = [...new Set(input.mentions ?? [])].filter((id) => id !== actor.userId && state!.members.has(id));
-        const content = { kind: 'text', text: input.text, ...(mentions.length > 0 ? { mentions } : {}), ...(mentionAll ? { mentionAll } : {}) };
-        const audience = { userIds: state!.audience, exceptConnectionId: actor.connectionId };
-        const message = await this.store(conversationId, actor.userId, input.clientMsgId, content, contentHash, audience, async (trx, seq) => {
-          if (!(await this.groupRepo.isActiveMember(trx, conversationId, actor.userId))) throw new AppError('NOT_MEMBER');
-          await this.groupRepo.insertMentions(trx, conversationId, seq, mentionAll ? ['*'] : mentions);
-        });
-        return { message, audience: state!.audience };
-      });
+      stored = await this.groups.withLock(conversationId, () =>
+        withFreshState(conversationId, this.groups, async (state) => {
+          checkCanPost(state, actor.userId, this.platform.now(), mentionAll);
+          const mentions = [...new Set(input.mentions ?? [])].filter((id) => id !== actor.userId && state!.members.has(id));
+          const content = { kind: 'text', text: input.text, ...(mentions.length > 0 ? { mentions } : {}), ...(mentionAll ? { mentionAll } : {}) };
+          const audience = { userIds: state!.audience, exceptConnectionId: actor.connectionId };
+          const { message } = await this.store(conversationId, actor.userId, input.clientMsgId, content, contentHash, audience, {
+            expectedVersion: state!.version,
+            within: async (trx, seq) => {
+              if (!(await this.groupRepo.isActiveMember(trx, conversationId, actor.userId))) throw new AppError('NOT_MEMBER');
+              await this.groupRepo.insertMentions(trx, conversationId, seq, mentionAll ? ['*'] : mentions);
+            },
+          });
+          return { message, audience: state!.audience };
+        }),
+      );
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
       const winner = await this.repo.findMessageByClientId(actor.userId, input.clientMsgId);
@@ -159,22 +167,30 @@ export class ConversationService {
 
   /**
    * Stores a server-written message while the caller holds the group's lock, running `within` in the storing
-   * transaction (a membership change that must commit with its system message). Returns the message and the
-   * audience after the change, plus `alsoTo` (e.g. the member just removed, who is told by this message).
+   * transaction (a membership change that must commit with its system message). The change was checked against
+   * the state of `expectedVersion` (StaleStateError when another node changed the group since) and bumps the
+   * version. Returns the message, the audience after the change plus `alsoTo` (e.g. the member just removed,
+   * who is told by this message), and the new version.
    */
   async storeServerMessage(
     conversationId: string,
     senderId: string,
     content: ServerMessageContent,
-    within?: WithinStore,
-    alsoTo: string[] = [],
-  ): Promise<{ message: Message; audience: string[] }> {
+    within: WithinStore | undefined,
+    alsoTo: string[],
+    expectedVersion: number | undefined,
+  ): Promise<{ message: Message; audience: string[]; version: number }> {
+    const clientMsgId = `srv:${randomUUID()}`;
     // The audience after the change, as the change's own transaction sees it (read only in cluster mode).
     const audience = { userIds: async (trx: Transaction<DB>) => [...new Set([...(await this.groupRepo.activeMemberIds(trx, conversationId)), ...alsoTo])] };
-    const message = await this.store(conversationId, senderId, `srv:${randomUUID()}`, content, hashContent(conversationId, content), audience, within);
+    const { message, version } = await this.store(conversationId, senderId, clientMsgId, content, hashContent(conversationId, content), audience, {
+      within,
+      expectedVersion,
+      bumpVersion: true,
+    });
     this.groups.invalidate(conversationId);
     const state = await this.groups.get(conversationId);
-    return { message, audience: [...new Set([...(state?.audience ?? []), ...alsoTo])] };
+    return { message, audience: [...new Set([...(state?.audience ?? []), ...alsoTo])], version };
   }
 
   /**
@@ -193,7 +209,7 @@ export class ConversationService {
    */
   async postServerMessage(conversationId: string, senderId: string, content: ServerMessageContent): Promise<Message> {
     if ((await this.groups.kindOf(conversationId)) === 'group') {
-      const { message, audience } = await this.groups.withLock(conversationId, () => this.storeServerMessage(conversationId, senderId, content));
+      const { message, audience } = await this.groups.withLock(conversationId, () => this.storeServerMessage(conversationId, senderId, content, undefined, [], undefined));
       await this.deliver(audience, message);
       return message;
     }
@@ -201,7 +217,7 @@ export class ConversationService {
     if (!conversation) throw new AppError('CONVERSATION_NOT_FOUND');
     const clientMsgId = `srv:${randomUUID()}`;
     const userIds = members.map((m) => m.user_id);
-    const message = await this.store(conversationId, senderId, clientMsgId, content, hashContent(conversationId, content), { userIds });
+    const { message } = await this.store(conversationId, senderId, clientMsgId, content, hashContent(conversationId, content), { userIds });
     await this.deliver(userIds, message);
     return message;
   }
@@ -217,8 +233,8 @@ export class ConversationService {
     content: { kind: string; text?: string } & Record<string, unknown>,
     contentHash: string,
     audience: Audience,
-    within?: WithinStore,
-  ): Promise<Message> {
+    options: AppendOptions = {},
+  ): Promise<{ message: Message; version: number }> {
     const { kind, text, ...fields } = content;
     const hasFields = Object.keys(fields).length > 0;
     const row = {
@@ -246,14 +262,19 @@ export class ConversationService {
         created_at: row.createdAt,
       });
     const outbox = this.platform.outbox;
-    const stage: WithinStore | undefined = outbox.transactional
-      ? async (trx, seq) => {
-          if (within) await within(trx, seq);
-          const userIds = typeof audience.userIds === 'function' ? await audience.userIds(trx) : audience.userIds;
-          await outbox.stage(trx, messageEvent(userIds, messageAt(seq), audience.exceptConnectionId));
+    const within = options.within;
+    const staged: AppendOptions = outbox.transactional
+      ? {
+          ...options,
+          within: async (trx, seq) => {
+            if (within) await within(trx, seq);
+            const userIds = typeof audience.userIds === 'function' ? await audience.userIds(trx) : audience.userIds;
+            await outbox.stage(trx, messageEvent(userIds, messageAt(seq), audience.exceptConnectionId));
+          },
         }
-      : within;
-    return messageAt(await this.repo.appendMessage(row, stage));
+      : options;
+    const { seq, version } = await this.repo.appendMessage(row, staged);
+    return { message: messageAt(seq), version };
   }
 
   /** Moves the actor's read cursor forward; their other devices and the peer (read receipt) are told. */
@@ -305,11 +326,14 @@ export class ConversationService {
       });
       return;
     }
-    const membership = await this.membership(actor, conversationId);
-    const peerId = peerOf(membership, actor.userId);
-    const blocks = await this.contacts.blockState(actor.userId, peerId);
-    if (blocks.blockedThem || blocks.blockedByThem) return;
-    if (!(await this.contacts.findFriendship(actor.userId, peerId))) return;
+    const state = await this.direct.get(conversationId);
+    if (!state?.memberIds.includes(actor.userId)) throw new AppError('CONVERSATION_NOT_FOUND');
+    let peerId: string;
+    try {
+      peerId = checkCanSendDirect(state, actor.userId);
+    } catch {
+      return; // a block either way, or no longer friends: dropped without a word
+    }
     await this.platform.bus.publish({
       kind: 'deliver',
       userIds: [peerId],
@@ -335,12 +359,6 @@ export class ConversationService {
       })),
       actor.userId,
     );
-  }
-
-  /** One-to-one: only friends, and no block either way. */
-  private async checkCanSend(actor: Actor, peerId: string): Promise<void> {
-    checkCanInteract(await this.contacts.blockState(actor.userId, peerId));
-    if (!(await this.contacts.findFriendship(actor.userId, peerId))) throw new AppError('NOT_FRIENDS');
   }
 
   private replay(existing: MessageRow, contentHash: string): SendMessageResponse {

@@ -3,6 +3,7 @@ import { createDialect, engineOfUrl, prepareSchema, redactUrl } from './dialects
 import * as m0001 from './migrations/0001_init.js';
 import * as m0002 from './migrations/0002_groups.js';
 import * as m0005 from './migrations/0005_cluster.js';
+import * as m0006 from './migrations/0006_state_version.js';
 import type { DB } from './schema.js';
 
 export type Database = Kysely<DB>;
@@ -12,6 +13,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0001_init': m0001,
   '0002_groups': m0002,
   '0005_cluster': m0005,
+  '0006_state_version': m0006,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

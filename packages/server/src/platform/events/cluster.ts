@@ -24,9 +24,11 @@ export async function createEventPlatform(
   log: Logger,
   instanceId: string,
   now: () => number,
+  /** Embedded mode only: a bus to use instead of a new in-process one (tests run two nodes on one bus). */
+  sharedBus?: EventBus,
 ): Promise<EventPlatform> {
   if (!config.kafka) {
-    const bus = new InProcessEventBus();
+    const bus = sharedBus ?? new InProcessEventBus();
     return { bus, outbox: new DirectOutbox(bus), kafka: null, relay: null, close: () => bus.close() };
   }
   const kafka = await KafkaEventBus.start({
