@@ -177,7 +177,7 @@ describe.each(TEST_ENGINES)('administration data layer on %s', (engine) => {
     const row = await conversations.findMessage(conv, 3);
     expect(row).toMatchObject({ text: null, payload: null, removed_at: T0 + 5 });
     expect((await conversations.members(conv)).find((m) => m.user_id === a)?.read_seq).toBe(3);
-    expect((await conversations.viewersOf(conv, 3)).sort()).toEqual([a, b].sort());
+    expect((await conversations.viewersOf(db, conv, 3)).sort()).toEqual([a, b].sort());
   });
 
   it('lists: accounts by status, role and search (wildcards literal), groups with member counts and status', async () => {

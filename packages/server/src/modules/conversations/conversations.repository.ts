@@ -398,9 +398,15 @@ export class ConversationRepository {
     return true;
   }
 
+  /** Every member id of a conversation (a direct conversation's two people), read in the caller's transaction. */
+  async memberIds(trx: Kysely<DB> | Transaction<DB>, conversationId: string): Promise<string[]> {
+    const rows = await trx.selectFrom('conversation_members').select('user_id').where('conversation_id', '=', conversationId).execute();
+    return rows.map((r) => r.user_id);
+  }
+
   /** Users whose readable history includes `seq` (current members, and departed group members who saw it). */
-  async viewersOf(conversationId: string, seq: number): Promise<string[]> {
-    const rows = await this.db
+  async viewersOf(trx: Kysely<DB> | Transaction<DB>, conversationId: string, seq: number): Promise<string[]> {
+    const rows = await trx
       .selectFrom('conversation_members')
       .select('user_id')
       .where('conversation_id', '=', conversationId)

@@ -1,8 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Message, RemovedMessage } from '@kkchat/protocol';
+import type { Transaction } from 'kysely';
 import type { Platform } from '../../context.js';
 import { AppError } from '../../errors.js';
+import type { DB } from '../../platform/db/schema.js';
+import type { BusEvent } from '../../platform/events/event-bus.js';
 import type { GroupMembershipCache } from '../groups/groups.cache.js';
+import type { GroupRepository } from '../groups/groups.repository.js';
+import { messageEvent } from './conversations.events.js';
 import { toMessage } from './conversations.mapper.js';
 import { REDACTION_KIND, type ConversationRepository, type MessageRow, type WithinStore } from './conversations.repository.js';
 
@@ -25,6 +30,7 @@ export class MessageRemoval {
     private readonly platform: Platform,
     private readonly repo: ConversationRepository,
     private readonly groups: GroupMembershipCache,
+    private readonly groupRepo: GroupRepository,
   ) {}
 
   /**
@@ -34,18 +40,20 @@ export class MessageRemoval {
   async remove(conversationId: string, seq: number, removedBy: string, within?: MessageRemovalWithin): Promise<{ message: RemovedMessage; changed: boolean }> {
     const kind = await this.groups.kindOf(conversationId);
     if (!kind) throw new AppError('CONVERSATION_NOT_FOUND');
-    const run = () => this.store(conversationId, seq, removedBy, within);
+    const run = () => this.store(conversationId, kind, seq, removedBy, within);
     // Group messages are stored under the group's lock; the removal takes it too, so it orders with sends.
     const result = kind === 'group' ? await this.groups.withLock(conversationId, run) : await run();
-    if (result.redaction) await this.announce(conversationId, kind, result.redaction, result.tombstone);
-    return { message: result.tombstone, changed: result.redaction !== null };
+    // After the commit: embedded, the events are published now; in cluster mode they were staged in the
+    // transaction (the outbox) and this wakes the relay.
+    for (const event of result.events) await this.platform.outbox.committed(event);
+    return { message: result.tombstone, changed: result.events.length > 0 };
   }
 
-  private async store(conversationId: string, seq: number, removedBy: string, within?: MessageRemovalWithin) {
+  private async store(conversationId: string, kind: string, seq: number, removedBy: string, within?: MessageRemovalWithin) {
     const original = await this.repo.findMessage(conversationId, seq);
     if (!original) throw new AppError('MESSAGE_NOT_FOUND');
     if (NOT_REMOVABLE.has(original.kind)) throw new AppError('MESSAGE_NOT_REMOVABLE');
-    if (original.removed_at !== null) return { tombstone: toMessage(original) as RemovedMessage, redaction: null };
+    if (original.removed_at !== null) return { tombstone: toMessage(original) as RemovedMessage, events: [] as BusEvent[] };
     const now = this.platform.now();
     const tombstone = toMessage({ ...original, text: null, payload: null, removed_at: now }) as RemovedMessage;
     const row = {
@@ -61,47 +69,51 @@ export class MessageRemoval {
       // Nobody has read anything by this: the remover's cursor (if a member) stays where it was.
       moveSenderCursor: false,
     };
-    let redactionSeq: number;
+    const redactionAt = (redactionSeq: number): Message =>
+      toMessage({
+        conversation_id: conversationId,
+        seq: redactionSeq,
+        id: row.id,
+        sender_id: removedBy,
+        client_msg_id: row.clientMsgId,
+        kind: REDACTION_KIND,
+        text: null,
+        payload: row.payload,
+        content_hash: row.contentHash,
+        created_at: now,
+        removed_at: null,
+      });
+    let events: BusEvent[] = [];
     try {
-      ({ seq: redactionSeq } = await this.repo.appendMessage(row, {
-        within: async (trx, bumped) => {
+      await this.repo.appendMessage(row, {
+        within: async (trx, redactionSeq) => {
           if (!(await this.repo.markRemoved(trx, conversationId, seq, now))) throw new AlreadyRemoved();
-          if (within) await within(trx, original, bumped);
+          if (within) await within(trx, original, redactionSeq);
+          events = await this.events(trx, conversationId, kind, redactionAt(redactionSeq), tombstone);
+          if (this.platform.outbox.transactional) for (const event of events) await this.platform.outbox.stage(trx, event);
         },
-      }));
+      });
     } catch (error) {
       if (!(error instanceof AlreadyRemoved)) throw error;
       const current = await this.repo.findMessage(conversationId, seq);
-      return { tombstone: toMessage(current!) as RemovedMessage, redaction: null };
+      return { tombstone: toMessage(current!) as RemovedMessage, events: [] as BusEvent[] };
     }
-    const redaction = toMessage({
-      conversation_id: conversationId,
-      seq: redactionSeq,
-      id: row.id,
-      sender_id: removedBy,
-      client_msg_id: row.clientMsgId,
-      kind: REDACTION_KIND,
-      text: null,
-      payload: row.payload,
-      content_hash: row.contentHash,
-      created_at: now,
-      removed_at: null,
-    });
-    return { tombstone, redaction };
+    return { tombstone, events };
   }
 
   /**
-   * After commit: the redaction record to the current members (it is part of their timeline), and the tombstone
-   * to everyone who can see that seq, departed group members included (their timeline ended before the record).
+   * The removal's two events, with audiences read in its transaction: the redaction record to the current members
+   * (it is part of their timeline), and the tombstone to everyone who can see that seq, departed group members
+   * included (their timeline ended before the record).
    */
-  private async announce(conversationId: string, kind: string, redaction: Message, tombstone: RemovedMessage): Promise<void> {
-    const [viewers, members] = await Promise.all([
-      this.repo.viewersOf(conversationId, tombstone.seq),
-      kind === 'group'
-        ? this.groups.get(conversationId).then((state) => state?.audience ?? [])
-        : this.repo.members(conversationId).then((rows) => rows.map((r) => r.user_id)),
+  private async events(trx: Transaction<DB>, conversationId: string, kind: string, redaction: Message, tombstone: RemovedMessage): Promise<BusEvent[]> {
+    const [members, viewers] = await Promise.all([
+      kind === 'group' ? this.groupRepo.activeMemberIds(trx, conversationId) : this.repo.memberIds(trx, conversationId),
+      this.repo.viewersOf(trx, conversationId, tombstone.seq),
     ]);
-    await this.platform.bus.publish({ kind: 'deliver', userIds: members, frame: { type: 'message', message: redaction } });
-    await this.platform.bus.publish({ kind: 'deliver', userIds: viewers, frame: { type: 'message.removed', message: tombstone } });
+    return [
+      messageEvent(members, redaction),
+      { kind: 'deliver', userIds: viewers, frame: { type: 'message.removed', message: tombstone } },
+    ];
   }
 }
