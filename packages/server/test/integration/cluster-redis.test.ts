@@ -5,7 +5,7 @@ import { startCluster, type TestCluster } from '../support/cluster.js';
 import { buildGroup } from '../support/groups.js';
 import { eventually, expectError, friends, type User } from '../support/helpers.js';
 import { api, RawSocket } from '../support/raw-client.js';
-import { checkMachineRedis } from '../support/redis.js';
+import { checkMachineRedis, MACHINE_REDIS_URL } from '../support/redis.js';
 import type { TestServer } from '../support/test-server.js';
 
 /**
@@ -105,6 +105,33 @@ describe('cached membership across nodes', () => {
   }
 });
 
+describe('nothing is left in Redis by connection churn (BR-41)', () => {
+  it('after connects and disconnects on both nodes, half of them abrupt, no presence or socket entry remains', async () => {
+    const [n1, n2] = await two();
+    const { a, b } = await friends(n1, 'ch');
+    for (let round = 0; round < 5; round++) {
+      const sockets = await Promise.all([n1, n2, n1, n2].map((node, i) => RawSocket.connect(node.wsUrl, (i % 2 ? b : a).accessToken)));
+      sockets.forEach((socket, i) => (i % 2 ? socket.ws.terminate() : socket.close()));
+      await Promise.all(sockets.map((socket) => socket.waitClosed()));
+    }
+    const { createClient } = await import('redis');
+    const client = createClient({ url: MACHINE_REDIS_URL });
+    await client.connect();
+    try {
+      await eventually(async () => {
+        const left: string[] = [];
+        for await (const keys of client.scanIterator({ MATCH: `${cluster!.prefix}*`, COUNT: 500 })) left.push(...keys);
+        const counting = left.filter((key) => /:(presence|presence-index|slots):/.test(key.slice(cluster!.prefix.length - 1)));
+        expect(counting).toEqual([]);
+        return true;
+      });
+    } finally {
+      await client.close();
+    }
+    for (const node of [n1, n2]) expect(node.kkchat.gateway.stats()).toEqual({ connections: 0, users: 0, sessions: 0, addresses: 0 });
+  });
+});
+
 describe('rate limits across nodes', () => {
   it('sends per user are counted once for all nodes', async () => {
     const [n1, n2] = await two({ env: { KKCHAT_SEND_MAX_PER_10S: '4' } });
@@ -112,6 +139,15 @@ describe('rate limits across nodes', () => {
     for (const node of [n1, n2, n1, n2]) expect((await send(node, a, conversationId, 'x')).status).toBe(201);
     expectError(await send(n1, a, conversationId, 'x'), 429, 'RATE_LIMITED');
     expectError(await send(n2, a, conversationId, 'x'), 429, 'RATE_LIMITED');
+  });
+
+  it('sign-in attempts per account are counted once for all nodes', async () => {
+    const [n1, n2] = await two({ env: { KKCHAT_LOGIN_MAX_PER_ACCOUNT: '3' } });
+    const { a } = await friends(n1, 'lg');
+    const attempt = (node: TestServer) => api(node.url, 'POST', '/auth/login', { body: { username: a.user.username, password: 'not the password' } });
+    for (const node of [n1, n2, n1]) expectError(await attempt(node), 401, 'INVALID_CREDENTIALS');
+    expectError(await attempt(n2), 429, 'LOGIN_THROTTLED');
+    expectError(await attempt(n1), 429, 'LOGIN_THROTTLED');
   });
 
   it('sockets per address are counted over both nodes', async () => {

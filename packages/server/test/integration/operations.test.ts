@@ -98,6 +98,12 @@ describe('/metrics', () => {
     expect((await get(`${node.url}/metrics`, { 'x-forwarded-for': '203.0.113.9' })).status).toBe(404);
   });
 
+  it('shows the consumer lag the bus adapter reports', async () => {
+    const node = await server();
+    node.kkchat.platform.metrics.setConsumerLag('kkchat.events', 3, 42);
+    expect((await get(`${node.url}/metrics`)).text).toContain('kkchat_bus_consumer_lag{topic="kkchat.events",partition="3"} 42');
+  });
+
   it('with KKCHAT_METRICS_TOKEN, only the token opens it', async () => {
     const token = 'metrics-token-0123456789';
     const node = await server({ KKCHAT_METRICS_TOKEN: token });
@@ -143,6 +149,24 @@ describe('request ids', () => {
     expect(reuse.status).toBe(401);
     await eventually(() => lines.some((l) => l.msg === 'refresh token reuse: session revoked'));
     expect(lines.find((l) => l.msg === 'refresh token reuse: session revoked')?.reqId).toBe('reuse-1');
+  });
+
+  it('a WebSocket has an id in its log lines, with the user once it is signed in', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    const node = await server({}, { logger: pino({ level: 'debug', mixin: logContextFields }, stream) });
+    const { a } = await friends(node, 'wl');
+    const socket = await RawSocket.connect(node.wsUrl, a.accessToken);
+    socket.close();
+    await socket.waitClosed();
+    const closed = await eventually(() => lines.find((l) => l.msg === 'socket closed'));
+    expect(closed).toMatchObject({ userId: a.user.id, code: 1005 });
+    expect(lines.find((l) => l.msg === 'socket opened')?.connectionId).toBe(closed!.connectionId);
   });
 
   it('a server error names the request id in its body and its log line', async () => {
