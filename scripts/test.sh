@@ -30,6 +30,14 @@ if ! bash scripts/db-services.sh; then
   echo "test: a database or Redis server is down (see above); the tests that need it will fail" >&2
 fi
 
+# Apache Kafka's jars for the cluster tests (each such test starts its own broker): fetched once into
+# ~/.cache/kkchat/kafka, Java 17 and Maven installed from Debian when missing. A failure counts as one.
+echo "==> Checking the Kafka broker (scripts/kafka.sh fetch)"
+if ! bash scripts/kafka.sh fetch; then
+  echo "test: the Kafka broker could not be fetched (see above); the cluster tests will fail" >&2
+  setup_failed=1
+fi
+
 # Type errors count too: vitest strips types without checking them, so the tests and the web app's templates
 # are type-checked here. A failed check counts as one failure and the tests still run.
 echo "==> Type-checking (npm run typecheck)"

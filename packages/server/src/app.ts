@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fastifyCookie from '@fastify/cookie';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -12,10 +13,12 @@ import { installOperations, requestIdOf, type OperationsState } from './http/ope
 import { installSecurityHeaders, setSecurityHeaders } from './http/security-headers.js';
 import { installWebApp } from './http/web-app.js';
 import { databasePoolStats, openDatabase } from './platform/db/database.js';
+import { createEventPlatform } from './platform/events/cluster.js';
+import type { EventBus } from './platform/events/event-bus.js';
 import { logContextFields } from './platform/log-context.js';
 import { Metrics } from './platform/metrics/metrics.js';
-import { InProcessEventBus, type EventBus } from './platform/events/event-bus.js';
 import { openInfrastructure } from './platform/infrastructure.js';
+import { JobScheduler, type ScheduledJob } from './platform/jobs/scheduler.js';
 import { AuthRepository } from './modules/auth/auth.repository.js';
 import { requireAuthentication } from './modules/auth/auth.hook.js';
 import { publicAuthRoutes, sessionRoutes } from './modules/auth/auth.routes.js';
@@ -82,13 +85,19 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     onPoolError: (error) => log.warn({ err: error }, 'database connection error'),
   });
   const now = options.now ?? Date.now;
+  const instanceId = randomBytes(6).toString('hex');
   let infra;
+  let events;
   try {
     infra = await openInfrastructure(config, {
       log,
       now,
       onRedisState: (up) => metrics.setRedisUp(up),
       onRedisError: () => metrics.redisErrors.inc(),
+    });
+    events = await createEventPlatform(config, db, log, instanceId, now, options.bus).catch(async (error: unknown) => {
+      await infra!.close();
+      throw error;
     });
   } catch (error) {
     await db.destroy();
@@ -97,7 +106,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const platform: Platform = {
     config,
     db,
-    bus: options.bus ?? new InProcessEventBus(),
+    bus: events.bus,
+    outbox: events.outbox,
+    instanceId,
     presence: infra.presence,
     limiter: infra.limiter,
     sessions: infra.sessions,
@@ -147,7 +158,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     version: VERSION,
   }));
 
-  await app.register(
+  // Roles (config.roles): the API and the web app on `api` nodes, /ws on `gateway` nodes; `worker` runs the
+  // outbox relay (createEventPlatform). /healthz answers on every node.
+  if (config.roles.has('api')) await app.register(
     async (api) => {
       await api.register(publicAuthRoutes, { services });
       await api.register(async (secured) => {
@@ -162,17 +175,20 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     },
     { prefix: '/api/v1' },
   );
-  await installWebApp(app, config.webDir);
+  if (config.roles.has('api')) await installWebApp(app, config.webDir);
 
   const gateway = new Gateway(platform, services);
-  gateway.attach(app.server);
+  if (config.roles.has('gateway')) gateway.attach(app.server);
   metrics.trackConnections(() => gateway.stats().connections);
   await infra.start();
+  const jobs = new JobScheduler(config.roles.has('worker') ? scheduledJobs(platform) : [], log.child({ component: 'jobs' }));
+  jobs.start();
 
   const closeBackground = async () => {
+    await jobs.stop();
     services.calls.close();
     await infra.close();
-    await platform.bus.close();
+    await events.close();
     await db.destroy();
   };
 
@@ -205,6 +221,21 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       await closeBackground();
     },
   };
+}
+
+/** The worker role's periodic jobs; each is idempotent, so every worker runs them. */
+function scheduledJobs(platform: Platform): ScheduledJob[] {
+  const auth = new AuthRepository(platform.db);
+  return [
+    {
+      name: 'purge-expired-refresh-tokens',
+      everyMs: 10 * 60_000,
+      run: async () => {
+        const purged = await auth.purgeExpiredRefreshTokens(platform.now() - 24 * 3600_000);
+        if (purged > 0) platform.log.info({ purged }, 'purged expired refresh tokens');
+      },
+    },
+  ];
 }
 
 function createServices(platform: Platform): Services {

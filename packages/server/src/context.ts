@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { Database } from './platform/db/database.js';
 import type { EventBus } from './platform/events/event-bus.js';
+import type { EventOutbox } from './platform/events/outbox.js';
 import type { PresenceStore } from './platform/presence/presence-store.js';
 import type { RateLimiter } from './platform/ratelimit/rate-limiter.js';
 import type { InvalidationChannel } from './platform/cache/invalidation.js';
@@ -21,6 +22,10 @@ export interface Platform {
   config: Config;
   db: Database;
   bus: EventBus;
+  /** How events about stored messages leave: published after commit, or staged in the transaction (cluster). */
+  outbox: EventOutbox;
+  /** This process among the nodes (random per start): names its consumer group, relay and the calls it holds. */
+  instanceId: string;
   presence: PresenceStore;
   limiter: RateLimiter;
   /** Session liveness seen alike by every node (auth.service.ts). */

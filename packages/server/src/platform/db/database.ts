@@ -2,6 +2,7 @@ import { Kysely, Migrator, type Migration, type MigrationProvider } from 'kysely
 import { createDialect, engineOfUrl, poolStatsOf, prepareSchema, redactUrl, type PoolStats } from './dialects.js';
 import * as m0001 from './migrations/0001_init.js';
 import * as m0002 from './migrations/0002_groups.js';
+import * as m0005 from './migrations/0005_cluster.js';
 import * as m0006 from './migrations/0006_state_version.js';
 import type { DB } from './schema.js';
 
@@ -11,6 +12,7 @@ export type Database = Kysely<DB>;
 const MIGRATIONS: Record<string, Migration> = {
   '0001_init': m0001,
   '0002_groups': m0002,
+  '0005_cluster': m0005,
   '0006_state_version': m0006,
 };
 
