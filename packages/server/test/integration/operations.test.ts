@@ -7,6 +7,8 @@ import { logContextFields } from '../../src/platform/log-context.js';
 import { eventually, friends, startServer } from '../support/helpers.js';
 import { api, RawSocket } from '../support/raw-client.js';
 import { createTestDatabase } from '../support/databases.js';
+import { startKafka } from '../support/kafka.js';
+import { startKafkaCluster } from '../support/kafka-cluster.js';
 import { startRedisServer } from '../support/redis.js';
 import { startServerProcess } from '../support/server-process.js';
 import type { TestServer } from '../support/test-server.js';
@@ -68,6 +70,24 @@ describe('/readyz', () => {
     await redis.start();
     await eventually(async () => (await get(`${node.url}/readyz`)).status === 200);
   });
+});
+
+describe('/readyz and /metrics on the Kafka bus', () => {
+  it('checks the brokers, names the bus when they are gone, and reports the consumer lag', async () => {
+    const broker = await startKafka();
+    cleanup.push(() => broker.stop());
+    const cluster = await startKafkaCluster({ kafka: broker });
+    cleanup.push(() => cluster.close());
+    const node = await cluster.node('n1');
+    expect(JSON.parse((await get(`${node.url}/readyz`)).text)).toEqual({ status: 'ready', checks: { database: 'ok', redis: 'ok', bus: 'ok' } });
+    await eventually(async () => /kkchat_bus_consumer_lag\{topic="[^"]+events",partition="0"\} 0/.test((await get(`${node.url}/metrics`)).text));
+    await broker.kill('SIGKILL');
+    const down = await get(`${node.url}/readyz`);
+    expect(down.status).toBe(503);
+    expect((JSON.parse(down.text) as { checks: Record<string, string> }).checks).toMatchObject({ database: 'ok', redis: 'ok', bus: expect.stringMatching(/^failed: /) });
+    await broker.start();
+    await eventually(async () => (await get(`${node.url}/readyz`)).status === 200, 60_000, 500);
+  }, 180_000);
 });
 
 describe('/metrics', () => {
