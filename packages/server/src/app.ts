@@ -9,11 +9,14 @@ import type { Platform, Services } from './context.js';
 import { AppError } from './errors.js';
 import { installErrorHandling } from './http/error-handler.js';
 import { installOpenApi } from './http/openapi.js';
+import { installOperations, requestIdOf, type OperationsState } from './http/operations.js';
 import { installSecurityHeaders, setSecurityHeaders } from './http/security-headers.js';
 import { installWebApp } from './http/web-app.js';
-import { openDatabase } from './platform/db/database.js';
+import { databasePoolStats, openDatabase } from './platform/db/database.js';
 import { createEventPlatform } from './platform/events/cluster.js';
 import type { EventBus } from './platform/events/event-bus.js';
+import { logContextFields } from './platform/log-context.js';
+import { Metrics } from './platform/metrics/metrics.js';
 import { openInfrastructure } from './platform/infrastructure.js';
 import { JobScheduler, type ScheduledJob } from './platform/jobs/scheduler.js';
 import { AuthRepository } from './modules/auth/auth.repository.js';
@@ -48,8 +51,13 @@ export interface KKChatApp {
   gateway: Gateway;
   /** Listens and returns the bound port; default allowed origins then name that port (KKCHAT_PORT=0). */
   listen(host: string, port: number): Promise<number>;
-  /** Stops accepting work, closes sockets (1001), then the database. */
+  /** Stops accepting work, closes sockets (1001), then Redis and the database. */
   close(): Promise<void>;
+  /**
+   * Graceful shutdown (SIGTERM): /readyz turns to draining, no new connections, in-flight requests and sends
+   * finish, sockets close with SERVER_DRAINING over KKCHAT_SHUTDOWN_DRAIN_MS, then Redis and the database.
+   */
+  shutdown(): Promise<void>;
 }
 
 export interface BuildOptions {
@@ -61,7 +69,15 @@ export interface BuildOptions {
 
 /** Composes the whole program without listening; `main.ts` and the tests both start here. */
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<KKChatApp> {
-  const log = options.logger ?? pino({ level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] });
+  const log =
+    options.logger ??
+    pino({
+      level: config.logLevel,
+      redact: ['req.headers.authorization', 'req.headers.cookie'],
+      // The request or socket being served, on every line (platform/log-context.ts).
+      mixin: logContextFields,
+    });
+  const metrics = new Metrics();
   const db = await openDatabase({
     url: config.databaseUrl,
     poolSize: config.databasePoolSize,
@@ -73,7 +89,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   let infra;
   let events;
   try {
-    infra = await openInfrastructure(config, { log, now });
+    infra = await openInfrastructure(config, {
+      log,
+      now,
+      onRedisState: (up) => metrics.setRedisUp(up),
+      onRedisError: () => metrics.redisErrors.inc(),
+    });
     events = await createEventPlatform(config, db, log, instanceId, now, options.bus).catch(async (error: unknown) => {
       await infra!.close();
       throw error;
@@ -93,9 +114,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     sessions: infra.sessions,
     invalidation: infra.invalidation,
     redis: infra.redis,
+    metrics,
     log,
     now,
   };
+  const pool = databasePoolStats(db);
+  if (pool) metrics.trackPool(pool);
+  if (infra.redis) metrics.trackRedis();
+  const operations: OperationsState = { draining: false };
   const services = createServices(platform);
 
   const app = Fastify({
@@ -106,6 +132,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // Requests are not logged one by one (chat clients make many); errors are.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    genReqId: requestIdOf,
     // A malformed percent-encoding or an over-long path parameter is refused before routing; answer it in the
     // API's error shape (Fastify's own body names its internal code and echoes the URL).
     frameworkErrors: (_error, request, reply) => {
@@ -124,6 +151,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(fastifyCookie);
   await installOpenApi(app);
 
+  installOperations(app, platform, operations);
   app.get('/healthz', { schema: { hide: true } }, async () => ({
     status: 'ok' as const,
     uptimeMs: Math.round(process.uptime() * 1000),
@@ -151,9 +179,18 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   const gateway = new Gateway(platform, services);
   if (config.roles.has('gateway')) gateway.attach(app.server);
+  metrics.trackConnections(() => gateway.stats().connections);
   await infra.start();
   const jobs = new JobScheduler(config.roles.has('worker') ? scheduledJobs(platform) : [], log.child({ component: 'jobs' }));
   jobs.start();
+
+  const closeBackground = async () => {
+    await jobs.stop();
+    services.calls.close();
+    await infra.close();
+    await events.close();
+    await db.destroy();
+  };
 
   return {
     app,
@@ -169,12 +206,19 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     },
     async close() {
       await gateway.close();
-      await jobs.stop();
-      services.calls.close();
       await app.close();
-      await infra.close();
-      await events.close();
-      await db.destroy();
+      await closeBackground();
+    },
+    async shutdown() {
+      // Readiness fails first (a load balancer stops sending new clients); REST is still served while the
+      // sockets drain, so drained clients can sync. Disconnects from now on leave presence to the sweeper:
+      // clients reconnecting elsewhere never flicker.
+      operations.draining = true;
+      platform.presence.handOff();
+      await gateway.drain(config.shutdown.drainMs);
+      await gateway.close();
+      await app.close(); // stops listening; in-flight requests finish, new ones on kept-alive connections get 503
+      await closeBackground();
     },
   };
 }

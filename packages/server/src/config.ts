@@ -72,6 +72,9 @@ const EnvSchema = z.object({
   KKCHAT_REDIS_URL: z.string().regex(/^rediss?:\/\/\S+$/, 'redis://[user:password@]host:port[/db] or rediss://…').optional(),
   KKCHAT_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_.-]{1,64}$/, '1-64 letters, digits, ":", "_", "." or "-"').default('kkchat:'),
   KKCHAT_PRESENCE_TTL_MS: int(300, 600_000).default(30_000),
+  KKCHAT_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  KKCHAT_SHUTDOWN_DRAIN_MS: int(0, 600_000).default(2000),
+  KKCHAT_SHUTDOWN_TIMEOUT_MS: int(1000, 3_600_000).default(15_000),
 });
 
 /** What a node does; `all` (the default) is every role in one process. */
@@ -129,6 +132,14 @@ export interface Config {
   groups: {
     /** Largest group allowed; new groups start with this limit (issue 3: 2,000 by default). */
     memberLimit: number;
+  };
+  /** Bearer token that may read /metrics from anywhere; without it only direct loopback clients may. */
+  metricsToken: string | null;
+  shutdown: {
+    /** Sockets are closed over this long (in batches) when the node drains. */
+    drainMs: number;
+    /** The process exits anyway after this long. */
+    timeoutMs: number;
   };
   /** The roles this process runs (all three by default). */
   roles: Set<Role>;
@@ -205,6 +216,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       turnTtlSec: e.KKCHAT_TURN_TTL_SEC,
     },
     groups: { memberLimit: e.KKCHAT_GROUP_MEMBER_LIMIT },
+    metricsToken: e.KKCHAT_METRICS_TOKEN ?? null,
+    shutdown: { drainMs: e.KKCHAT_SHUTDOWN_DRAIN_MS, timeoutMs: e.KKCHAT_SHUTDOWN_TIMEOUT_MS },
     roles: parseRoles(e.KKCHAT_ROLES),
     nodeId: e.KKCHAT_NODE_ID ?? defaultNodeId(),
     kafka: e.KKCHAT_KAFKA_BROKERS ? kafkaConfig(e) : null,

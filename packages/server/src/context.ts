@@ -8,6 +8,7 @@ import type { RateLimiter } from './platform/ratelimit/rate-limiter.js';
 import type { InvalidationChannel } from './platform/cache/invalidation.js';
 import type { SharedCache } from './platform/cache/shared-cache.js';
 import type { RedisConnection } from './platform/redis/connection.js';
+import type { Metrics } from './platform/metrics/metrics.js';
 import type { AuthService } from './modules/auth/auth.service.js';
 import type { UserService } from './modules/users/users.service.js';
 import type { ContactService } from './modules/contacts/contacts.service.js';
@@ -33,6 +34,8 @@ export interface Platform {
   invalidation: InvalidationChannel;
   /** The Redis connection in cluster mode (readiness, metrics); null when embedded. */
   redis: RedisConnection | null;
+  /** Prometheus metrics of this node (/metrics); the bus adapter reports consumer lag here. */
+  metrics: Metrics;
   log: Logger;
   /** The clock; injectable so tests can move time. */
   now: () => number;

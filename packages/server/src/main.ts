@@ -58,11 +58,24 @@ async function main(): Promise<void> {
   const kkchat = await buildApp(config);
   const { app } = kkchat;
   let stopping = false;
+  // Graceful: drain sockets (clients reconnect elsewhere at once), finish in-flight work, then close Redis and
+  // the database. Past KKCHAT_SHUTDOWN_TIMEOUT_MS the process exits anyway, with 1.
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    app.log.info({ signal }, 'shutting down');
-    await kkchat.close();
+    app.log.info({ signal, drainMs: config.shutdown.drainMs }, 'shutting down: draining');
+    const deadline = setTimeout(() => {
+      app.log.error({ timeoutMs: config.shutdown.timeoutMs }, 'shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, config.shutdown.timeoutMs);
+    deadline.unref();
+    try {
+      await kkchat.shutdown();
+    } catch (error) {
+      app.log.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    }
+    app.log.info('shut down');
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));

@@ -9,7 +9,17 @@ export interface Audience {
   exceptConnectionId?: string | undefined;
 }
 
-/** The event that delivers a stored message: every device of `userIds` but the socket that got the ack. */
+/**
+ * The event that delivers a stored message: every device of `userIds` but the socket that got the ack. It is
+ * built at the commit (after it, or staged in the outbox just before it), so `committedAt` starts the delivery
+ * latency that the gateways measure.
+ */
 export function messageEvent(userIds: string[], message: Message, exceptConnectionId?: string): BusEvent {
-  return { kind: 'deliver', userIds, frame: { type: 'message', message }, ...(exceptConnectionId ? { exceptConnectionId } : {}) };
+  return {
+    kind: 'deliver',
+    userIds,
+    frame: { type: 'message', message },
+    ...(exceptConnectionId ? { exceptConnectionId } : {}),
+    committedAt: Date.now(),
+  };
 }

@@ -117,8 +117,13 @@ export class ConversationService {
       if (!winner) throw error;
       return this.replay(winner, contentHash);
     }
+    this.countReceived(actor);
     await this.deliver(stored.audience, stored.message, actor.connectionId);
     return { message: stored.message, duplicate: false };
+  }
+
+  private countReceived(actor: Actor): void {
+    this.platform.metrics.messagesReceived.inc({ transport: actor.connectionId ? 'ws' : 'rest' });
   }
 
   private async checkSendRate(actor: Actor): Promise<void> {
@@ -161,6 +166,7 @@ export class ConversationService {
       if (!winner) throw error;
       return this.replay(winner, contentHash);
     }
+    this.countReceived(actor);
     await this.deliver(stored.audience, stored.message, actor.connectionId);
     return { message: stored.message, duplicate: false };
   }

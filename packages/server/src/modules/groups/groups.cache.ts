@@ -75,6 +75,11 @@ export class GroupMembershipCache {
     this.states.invalidate(conversationId);
   }
 
+  /** Milliseconds since the group's state was loaded. */
+  age(conversationId: string): number {
+    return this.states.age(conversationId);
+  }
+
   /** Drops the entry here only (a store found it stale; the node that changed it has told the others). */
   forget(conversationId: string): void {
     this.states.forget(conversationId);

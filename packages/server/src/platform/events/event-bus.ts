@@ -12,6 +12,8 @@ export type BusEvent =
       frame: ServerFrame;
       /** A connection that already has the information (e.g. the sender's own socket got an ack). */
       exceptConnectionId?: string;
+      /** For message frames: when the message was committed (ms since the epoch), for the delivery latency metric. */
+      committedAt?: number;
     }
   | {
       kind: 'deliver-connections';
@@ -63,6 +65,8 @@ export interface EventBus {
   publish(event: BusEvent): Promise<void>;
   subscribe(handler: BusHandler): () => void;
   close(): Promise<void>;
+  /** Resolves when the bus can carry events now (its broker answers); /readyz reports a rejection. Optional. */
+  checkHealth?(): Promise<void>;
 }
 
 /** The embedded bus: delivers synchronously to every subscriber in this process. */
