@@ -83,7 +83,10 @@ export async function startKafka(): Promise<TestKafka> {
       await launch();
       break;
     } catch (error) {
-      if (attempt >= 3 || !String(error).includes('Address already in use')) throw error;
+      if (attempt >= 3 || !String(error).includes('Address already in use')) {
+        rmSync(dir, { recursive: true, force: true });
+        throw error;
+      }
       rmSync(join(dir, 'broker'), { recursive: true, force: true });
       args[3] = String(await freePort());
       args[5] = String(await freePort());
