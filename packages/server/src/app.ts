@@ -95,7 +95,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       onRedisState: (up) => metrics.setRedisUp(up),
       onRedisError: () => metrics.redisErrors.inc(),
     });
-    events = await createEventPlatform(config, db, log, instanceId, now, options.bus).catch(async (error: unknown) => {
+    events = await createEventPlatform(config, db, log, instanceId, now, options.bus, (topic, partition, lag) =>
+      metrics.setConsumerLag(topic, partition, lag),
+    ).catch(async (error: unknown) => {
       await infra!.close();
       throw error;
     });
