@@ -122,7 +122,6 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   };
   const pool = databasePoolStats(db);
   if (pool) metrics.trackPool(pool);
-  events.kafka?.reportLag((topic, partition, lag) => metrics.setConsumerLag(topic, partition, lag));
   if (infra.redis) metrics.trackRedis();
   const operations: OperationsState = { draining: false };
   const services = createServices(platform);

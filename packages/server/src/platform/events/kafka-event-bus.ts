@@ -69,7 +69,6 @@ export class KafkaEventBus implements EventBus {
   private pumping = false;
   private flushWaiters: (() => void)[] = [];
   private closed = false;
-  private lagTimer: NodeJS.Timeout | null = null;
   private dropped = 0;
   private delivered = 0;
   /** Partition → the next offset this consumer will deliver (for the lag). */
@@ -140,37 +139,6 @@ export class KafkaEventBus implements EventBus {
     return new Promise((resolve) => this.flushWaiters.push(resolve));
   }
 
-  /** For /readyz: the brokers answer a metadata request. */
-  async checkHealth(): Promise<void> {
-    await this.admin.describeCluster();
-  }
-
-  /**
-   * Reports, every `everyMs`, how far this process's consumer group is behind the end of each partition
-   * (end offset minus committed offset; commits trail deliveries by up to a second). For the metrics.
-   */
-  reportLag(listener: (topic: string, partition: number, lag: number) => void, everyMs = 10_000): void {
-    if (!this.options.consume || this.lagTimer) return;
-    const measure = async () => {
-      const [ends, committed] = await Promise.all([
-        this.admin.fetchTopicOffsets(this.topic),
-        this.admin.fetchOffsets({ groupId: this.groupId, topics: [this.topic] }),
-      ]);
-      const done = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
-      for (const end of ends) {
-        const at = done.get(end.partition) ?? -1;
-        // No commit yet: the group started at the end (see startConsumer), so it is not behind.
-        listener(this.topic, end.partition, at < 0 ? 0 : Math.max(0, Number(end.high) - at));
-      }
-    };
-    const tick = () => {
-      if (!this.closed) measure().catch(() => undefined);
-    };
-    this.lagTimer = setInterval(tick, everyMs);
-    this.lagTimer.unref();
-    tick();
-  }
-
   /** Counters for tests and metrics. */
   stats(): { pending: number; dropped: number; delivered: number; dedupe: { eventIds: number; conversations: number } } {
     return { pending: this.pending.length, dropped: this.dropped, delivered: this.delivered, dedupe: this.dedupe.size() };
@@ -186,7 +154,6 @@ export class KafkaEventBus implements EventBus {
     this.closed = true;
     if (this.lagTimer) clearInterval(this.lagTimer);
     this.handlers.clear();
-    if (this.lagTimer) clearInterval(this.lagTimer);
     const consumer = this.consumer;
     this.consumer = null;
     if (consumer) {
