@@ -10,6 +10,7 @@ import { installErrorHandling } from './http/error-handler.js';
 import { installOpenApi } from './http/openapi.js';
 import { installSecurityHeaders, setSecurityHeaders } from './http/security-headers.js';
 import { installWebApp } from './http/web-app.js';
+import { createBlobStore } from './platform/blobs/create-blob-store.js';
 import { openDatabase } from './platform/db/database.js';
 import { InProcessEventBus } from './platform/events/event-bus.js';
 import { MemoryPresenceStore } from './platform/presence/presence-store.js';
@@ -35,6 +36,12 @@ import { PresenceService } from './modules/gateway/presence.service.js';
 import { UserRepository } from './modules/users/users.repository.js';
 import { userRoutes } from './modules/users/users.routes.js';
 import { UserService } from './modules/users/users.service.js';
+import { FileCleanup } from './modules/files/files.cleanup.js';
+import { FileLinkSigner } from './modules/files/files.links.js';
+import { FileRepository } from './modules/files/files.repository.js';
+import { fileContentRoutes, fileRoutes } from './modules/files/files.routes.js';
+import { FileService } from './modules/files/files.service.js';
+import { UploadService } from './modules/files/uploads.service.js';
 
 export const VERSION = '0.1.0';
 
@@ -43,6 +50,8 @@ export interface KKChatApp {
   platform: Platform;
   services: Services;
   gateway: Gateway;
+  /** The file sweep (started with the app; tests run it on demand). */
+  fileCleanup: FileCleanup;
   /** Listens and returns the bound port; default allowed origins then name that port (KKCHAT_PORT=0). */
   listen(host: string, port: number): Promise<number>;
   /** Stops accepting work, closes sockets (1001), then the database. */
@@ -65,16 +74,24 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
   const now = options.now ?? Date.now;
   const limiter = new MemoryRateLimiter(now);
+  let blobs;
+  try {
+    blobs = await createBlobStore(config);
+  } catch (error) {
+    await db.destroy();
+    throw new Error(`Blob store (${config.files.store}): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
   const platform: Platform = {
     config,
     db,
     bus: new InProcessEventBus(),
     presence: new MemoryPresenceStore(),
     limiter,
+    blobs,
     log,
     now,
   };
-  const services = createServices(platform);
+  const { services, fileCleanup } = createServices(platform);
 
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
@@ -111,6 +128,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(
     async (api) => {
       await api.register(publicAuthRoutes, { services });
+      await api.register(fileContentRoutes, { services });
       await api.register(async (secured) => {
         requireAuthentication(secured, services);
         await secured.register(sessionRoutes, { services });
@@ -119,6 +137,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         await secured.register(conversationRoutes, { services });
         await secured.register(groupRoutes, { services });
         await secured.register(callRoutes, { services, config, now });
+        await secured.register(fileRoutes, { services });
       });
     },
     { prefix: '/api/v1' },
@@ -127,12 +146,15 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   const gateway = new Gateway(platform, services);
   gateway.attach(app.server);
+  // A background job; in cluster mode it moves to the worker role.
+  fileCleanup.start();
 
   return {
     app,
     platform,
     services,
     gateway,
+    fileCleanup,
     async listen(host, port) {
       await app.listen({ host, port });
       const address = app.server.address();
@@ -143,29 +165,36 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     async close() {
       await gateway.close();
       services.calls.close();
+      await fileCleanup.stop();
       await app.close();
       limiter.close();
       await platform.bus.close();
+      await blobs.close();
       await db.destroy();
     },
   };
 }
 
-function createServices(platform: Platform): Services {
+function createServices(platform: Platform): { services: Services; fileCleanup: FileCleanup } {
   const users = new UserRepository(platform.db);
+  const filesRepo = new FileRepository(platform.db);
+  const files = new FileService(platform, filesRepo, platform.blobs, new FileLinkSigner(platform.config.jwtSecret, platform.config.files.linkTtlMs));
   const contactsRepo = new ContactRepository(platform.db);
   const conversationsRepo = new ConversationRepository(platform.db);
   const contacts = new ContactService(platform, contactsRepo, users);
   const groupsRepo = new GroupRepository(platform.db);
   const groupCache = new GroupMembershipCache(groupsRepo);
-  const conversations = new ConversationService(platform, conversationsRepo, contactsRepo, users, groupCache, groupsRepo);
-  return {
+  const conversations = new ConversationService(platform, conversationsRepo, contactsRepo, users, groupCache, groupsRepo, files);
+  const services: Services = {
     auth: new AuthService(platform, new AuthRepository(platform.db), users),
-    users: new UserService(platform, users, (userId) => contactsRepo.audienceOf(userId)),
+    users: new UserService(platform, users, (userId) => contactsRepo.audienceOf(userId), files),
     contacts,
     conversations,
-    groups: new GroupService(platform, groupsRepo, groupCache, conversations, contactsRepo, users),
+    groups: new GroupService(platform, groupsRepo, groupCache, conversations, contactsRepo, users, files),
     presence: new PresenceService(platform, users, (userId) => contactsRepo.audienceOf(userId)),
     calls: new CallService(platform, conversationsRepo, contactsRepo, conversations),
+    files,
+    uploads: new UploadService(platform, filesRepo, platform.blobs),
   };
+  return { services, fileCleanup: new FileCleanup(platform, filesRepo, platform.blobs) };
 }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
+import type { BlobStore } from './platform/blobs/blob-store.js';
 import type { Database } from './platform/db/database.js';
 import type { EventBus } from './platform/events/event-bus.js';
 import type { PresenceStore } from './platform/presence/presence-store.js';
@@ -11,6 +12,8 @@ import type { ConversationService } from './modules/conversations/conversations.
 import type { GroupService } from './modules/groups/groups.service.js';
 import type { PresenceService } from './modules/gateway/presence.service.js';
 import type { CallService } from './modules/calls/calls.service.js';
+import type { FileService } from './modules/files/files.service.js';
+import type { UploadService } from './modules/files/uploads.service.js';
 
 /** Infrastructure the services run on; each piece has an embedded adapter and (later) a production one. */
 export interface Platform {
@@ -19,6 +22,8 @@ export interface Platform {
   bus: EventBus;
   presence: PresenceStore;
   limiter: RateLimiter;
+  /** File bytes: local disk or S3 (KKCHAT_BLOB_STORE). */
+  blobs: BlobStore;
   log: Logger;
   /** The clock; injectable so tests can move time. */
   now: () => number;
@@ -32,6 +37,8 @@ export interface Services {
   groups: GroupService;
   presence: PresenceService;
   calls: CallService;
+  files: FileService;
+  uploads: UploadService;
 }
 
 /** Who is acting: always taken from the verified token, never from the request body. */

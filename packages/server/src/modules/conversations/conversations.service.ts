@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import {
   checkMessageText,
   LIMITS,
+  type AttachmentContent,
   type ConversationSummary,
   type HistoryQuery,
   type HistoryResponse,
@@ -25,6 +26,12 @@ import { checkActiveMember, checkCanPost } from '../groups/groups.policy.js';
 import type { GroupRepository } from '../groups/groups.repository.js';
 import { toGroupSummary } from '../groups/groups.mapper.js';
 
+/** What the file module provides to the send path: the content of a file message and its attach step. */
+export interface AttachmentPreparer {
+  /** Checks the file (the sender's own, ready, fitting the kind); `attach` runs in the storing transaction. */
+  prepareAttachment(actor: Actor, input: AttachmentContent, conversationId: string): Promise<{ content: ServerMessageContent; attach: WithinStore }>;
+}
+
 /** Conversations, the message pipeline (check, seq, store, ack, fan-out), history and read cursors. */
 export class ConversationService {
   constructor(
@@ -34,6 +41,7 @@ export class ConversationService {
     private readonly users: UserRepository,
     private readonly groups: GroupMembershipCache,
     private readonly groupRepo: GroupRepository,
+    private readonly attachments: AttachmentPreparer,
   ) {}
 
   async listConversations(actor: Actor): Promise<ConversationSummary[]> {
@@ -85,21 +93,28 @@ export class ConversationService {
    * message id returns the original message, forever (BR-03).
    */
   async sendMessage(actor: Actor, conversationId: string, input: SendMessageRequest): Promise<SendMessageResponse> {
-    const contentHash = hashContent(conversationId, input);
+    const contentHash = hashContent(conversationId, input.kind === 'text' ? input : { kind: input.kind, fileId: input.fileId, durationMs: input.durationMs ?? null });
     const existing = await this.repo.findMessageByClientId(actor.userId, input.clientMsgId);
     if (existing) return this.replay(existing, contentHash);
 
-    const textError = checkMessageText(input.text);
-    if (textError) throw new AppError(textError);
-    if ((await this.groups.kindOf(conversationId)) === 'group') return this.sendGroupMessage(actor, conversationId, input, contentHash);
-    const membership = await this.membership(actor, conversationId);
-    await this.checkCanSend(actor, membership);
+    let prepared: { content: ServerMessageContent; attach?: WithinStore } = { content: { kind: 'text', text: '' } };
+    if (input.kind === 'text') {
+      const textError = checkMessageText(input.text);
+      if (textError) throw new AppError(textError);
+    }
+    const isGroup = (await this.groups.kindOf(conversationId)) === 'group';
+    const membership = isGroup ? null : await this.membership(actor, conversationId);
+    // The file is checked once the conversation is known to be the sender's (no probing of file ids through it).
+    if (input.kind !== 'text') prepared = await this.attachments.prepareAttachment(actor, input, conversationId);
+    if (isGroup) return this.sendGroupMessage(actor, conversationId, input, contentHash, prepared);
+    await this.checkCanSend(actor, membership!);
     const decision = await this.platform.limiter.consume(`send:${actor.userId}`, this.platform.config.limits.sendPerUser);
     if (!decision.allowed) throw new AppError('RATE_LIMITED', { retryAfterMs: decision.retryAfterMs });
 
     let message: Message;
     try {
-      message = await this.store(conversationId, actor.userId, input.clientMsgId, { kind: 'text', text: input.text }, contentHash);
+      const content = input.kind === 'text' ? { kind: 'text', text: input.text } : prepared.content;
+      message = await this.store(conversationId, actor.userId, input.clientMsgId, content, contentHash, prepared.attach);
     } catch (error) {
       // Two copies of the same send raced; the loser answers with the winner's message.
       if (!isUniqueViolation(error)) throw error;
@@ -107,7 +122,7 @@ export class ConversationService {
       if (!winner) throw error;
       return this.replay(winner, contentHash);
     }
-    await this.fanOut(membership, message, actor.connectionId);
+    await this.fanOut(membership!, message, actor.connectionId);
     return { message, duplicate: false };
   }
 
@@ -117,8 +132,14 @@ export class ConversationService {
    * message (which the removed member then still receives) or before it (the send is refused). The storing
    * transaction re-checks membership for cluster mode, and records mentions with the message.
    */
-  private async sendGroupMessage(actor: Actor, conversationId: string, input: SendMessageRequest, contentHash: string): Promise<SendMessageResponse> {
-    const mentionAll = input.mentionAll === true;
+  private async sendGroupMessage(
+    actor: Actor,
+    conversationId: string,
+    input: SendMessageRequest,
+    contentHash: string,
+    prepared: { content: ServerMessageContent; attach?: WithinStore },
+  ): Promise<SendMessageResponse> {
+    const mentionAll = input.kind === 'text' && input.mentionAll === true;
     checkCanPost(await this.groups.get(conversationId), actor.userId, this.platform.now(), mentionAll);
     const decision = await this.platform.limiter.consume(`send:${actor.userId}`, this.platform.config.limits.sendPerUser);
     if (!decision.allowed) throw new AppError('RATE_LIMITED', { retryAfterMs: decision.retryAfterMs });
@@ -127,11 +148,15 @@ export class ConversationService {
       stored = await this.groups.withLock(conversationId, async () => {
         const state = await this.groups.get(conversationId);
         checkCanPost(state, actor.userId, this.platform.now(), mentionAll);
-        const mentions = [...new Set(input.mentions ?? [])].filter((id) => id !== actor.userId && state!.members.has(id));
-        const content = { kind: 'text', text: input.text, ...(mentions.length > 0 ? { mentions } : {}), ...(mentionAll ? { mentionAll } : {}) };
+        const mentions = input.kind === 'text' ? [...new Set(input.mentions ?? [])].filter((id) => id !== actor.userId && state!.members.has(id)) : [];
+        const content =
+          input.kind === 'text'
+            ? { kind: 'text', text: input.text, ...(mentions.length > 0 ? { mentions } : {}), ...(mentionAll ? { mentionAll } : {}) }
+            : prepared.content;
         const message = await this.store(conversationId, actor.userId, input.clientMsgId, content, contentHash, async (trx, seq) => {
           if (!(await this.groupRepo.isActiveMember(trx, conversationId, actor.userId))) throw new AppError('NOT_MEMBER');
           await this.groupRepo.insertMentions(trx, conversationId, seq, mentionAll ? ['*'] : mentions);
+          if (prepared.attach) await prepared.attach(trx, seq);
         });
         return { message, audience: state!.audience };
       });

@@ -2,6 +2,7 @@ import { Kysely, Migrator, type Migration, type MigrationProvider } from 'kysely
 import { createDialect, engineOfUrl, prepareSchema, redactUrl } from './dialects.js';
 import * as m0001 from './migrations/0001_init.js';
 import * as m0002 from './migrations/0002_groups.js';
+import * as m0003 from './migrations/0003_files.js';
 import type { DB } from './schema.js';
 
 export type Database = Kysely<DB>;
@@ -10,6 +11,7 @@ export type Database = Kysely<DB>;
 const MIGRATIONS: Record<string, Migration> = {
   '0001_init': m0001,
   '0002_groups': m0002,
+  '0003_files': m0003,
 };
 
 class StaticMigrationProvider implements MigrationProvider {
