@@ -62,6 +62,8 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,
+          // A poll waits for what a user would wait for; on a loaded 2-core machine that is more than a second.
+          expect: { poll: { timeout: 10_000 } },
           // After every other project has finished: browsers (and WebRTC with fake media) need the CPU to
           // themselves on a 2-core machine, not a share next to the load of integration tests and benchmarks.
           sequence: { groupOrder: 1 },

@@ -24,6 +24,7 @@ describe('bench harness (toy sizes)', () => {
       stormMessages: 2,
       groupMembers: 6,
       fanoutStartRate: 5,
+      fanoutSenders: 2,
       stepMs: 400,
       httpMs: 400,
       historyMessages: 5,

@@ -21,6 +21,8 @@ Usage: npm run bench -- [options]
   --pairs=N          one-to-one pairs (quick 400, full 2000)
   --storm=N          reconnect-storm clients (quick 500, full 10000)
   --group=N          fan-out group members, all online (quick 200, full 2000; the server's default limit is 2000)
+  --senders=N        fan-out member sockets that send into the group (default 16; each stays under the per-socket
+                     frame budget of 35/s, so N × 35 messages/s is the most the ramp can offer)
   --users=N          users seeded for KKChat (default: what the scenarios need)
   --step=MS          duration of each rate step (quick 2000, full 5000)
   --start-rate=N     first offered rate in msg/s (default 200, then ×1.6 per step)
@@ -51,6 +53,7 @@ export function parseOptions(argv: string[]): BenchOptions | null {
       pairs: { type: 'string' },
       storm: { type: 'string' },
       group: { type: 'string' },
+      senders: { type: 'string' },
       users: { type: 'string' },
       step: { type: 'string' },
       'start-rate': { type: 'string' },
@@ -84,6 +87,7 @@ export function parseOptions(argv: string[]): BenchOptions | null {
     stormMessages: 4,
     groupMembers: num(values.group, 200, 2000),
     fanoutStartRate: 5,
+    fanoutSenders: Math.max(1, num(values.senders, 16, 16)),
     stepMs: num(values.step, 2000, 5000),
     httpMs: num(values.http, 3000, 10_000),
     historyMessages: full ? 200 : 100,

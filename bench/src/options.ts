@@ -15,6 +15,8 @@ export interface BenchOptions {
   groupMembers: number;
   /** First rate (messages/s into the group) of the fan-out ramp. */
   fanoutStartRate: number;
+  /** Member sockets that send into the fan-out group. */
+  fanoutSenders: number;
   /** Messages sent into each conversation while its members are away (reconnect storm). */
   stormMessages: number;
   stepMs: number;

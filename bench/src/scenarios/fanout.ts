@@ -22,7 +22,7 @@ export async function fanoutScenario(ctx: Ctx): Promise<ScenarioResult> {
       await server.stop();
     }
   }
-  const senders = Math.min(4, m);
+  const senders = Math.min(opts.fanoutSenders, m);
   const spacing = Math.floor(m / senders);
   const per: Record<Target, Record<string, number> | null> = { kkchat: null, ws: null, sio: null };
   const curves: { label: string; points: [number, number][] }[] = [];

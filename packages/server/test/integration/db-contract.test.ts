@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthRepository } from '../../src/modules/auth/auth.repository.js';
 import { ContactRepository } from '../../src/modules/contacts/contacts.repository.js';
-import { ConversationRepository, ensureDirectConversation, type NewMessage } from '../../src/modules/conversations/conversations.repository.js';
+import { ConversationRepository, ensureDirectConversation, type NewMessage, type WithinStore } from '../../src/modules/conversations/conversations.repository.js';
 import { UserRepository } from '../../src/modules/users/users.repository.js';
 import { type Database, openDatabase } from '../../src/platform/db/database.js';
 import { engineOf } from '../../src/platform/db/dialects.js';
@@ -383,6 +383,33 @@ describe.each(TEST_ENGINES)('data layer on %s', (engine) => {
       const bySeq = new Map(stored.map((r) => [r.seq, r.client_msg_id]));
       seqs.forEach((seq, i) => expect(bySeq.get(seq)).toBe(`conc-${i}`));
       expect((await conversations.findConversation(conv))?.last_seq).toBe(200);
+    });
+
+    it('concurrent sends where some are refused inside the transaction: the others store, the refused take no seq', async () => {
+      const a = await newUser('refuse_a');
+      const b = await newUser('refuse_b');
+      const conv = await friends(a, b);
+      // Every third send is refused by its in-transaction check, one reuses a client id already stored.
+      await conversations.appendMessage(message(conv, a, 'taken'));
+      const refuse: WithinStore = async () => {
+        throw new Error('refused in the transaction');
+      };
+      const results = await Promise.allSettled(
+        Array.from({ length: 30 }, (_, i) =>
+          conversations.appendMessage(message(conv, a, i === 7 ? 'taken' : `mixed-${i}`), i % 3 === 0 ? refuse : undefined),
+        ),
+      );
+      const refused = results.flatMap((r, i) => (r.status === 'rejected' ? [i] : []));
+      expect(refused).toEqual([0, 3, 6, 7, 9, 12, 15, 18, 21, 24, 27]);
+      const unique = results[7] as PromiseRejectedResult;
+      expect(isUniqueViolation(unique.reason)).toBe(true);
+      const stored = await db.selectFrom('messages').select(['seq', 'client_msg_id']).where('conversation_id', '=', conv).orderBy('seq').execute();
+      // 1 earlier + 19 accepted, seqs 1..20 with no hole where a refused send was.
+      expect(stored.map((r) => r.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      const accepted = results.flatMap((r, i) => (r.status === 'fulfilled' ? [[r.value, `mixed-${i}`] as const] : []));
+      const bySeq = new Map(stored.map((r) => [r.seq, r.client_msg_id]));
+      for (const [seq, clientMsgId] of accepted) expect(bySeq.get(seq)).toBe(clientMsgId);
+      expect((await conversations.findConversation(conv))?.last_seq).toBe(20);
     });
 
     it('concurrent senders across conversations do not block or deadlock each other', async () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Database } from '../../platform/db/database.js';
-import { supportsUpdateReturning } from '../../platform/db/dialects.js';
+import { engineOf, supportsUpdateReturning } from '../../platform/db/dialects.js';
 import { inTransaction } from '../../platform/db/transaction.js';
 import type { DB, MessagesTable } from '../../platform/db/schema.js';
 
@@ -66,9 +66,117 @@ async function bumpSeq(trx: Transaction<DB>, conversationId: string, now: number
   return Number(last_seq);
 }
 
+/** Bump the seq, insert the message, move the sender's read cursor, then `within`: one message's statements. */
+async function storeMessage(trx: Transaction<DB>, message: NewMessage, within?: WithinStore): Promise<number> {
+  const seq = await bumpSeq(trx, message.conversationId, message.createdAt);
+  await trx
+    .insertInto('messages')
+    .values({
+      conversation_id: message.conversationId,
+      seq,
+      id: message.id,
+      sender_id: message.senderId,
+      client_msg_id: message.clientMsgId,
+      kind: message.kind,
+      text: message.text,
+      payload: message.payload,
+      content_hash: message.contentHash,
+      created_at: message.createdAt,
+    })
+    .execute();
+  await trx
+    .updateTable('conversation_members')
+    .set({ read_seq: seq })
+    .where('conversation_id', '=', message.conversationId)
+    .where('user_id', '=', message.senderId)
+    .execute();
+  // Group membership changes and mentions commit with their message; throwing here rolls back the seq too.
+  if (within) await within(trx, seq);
+  return seq;
+}
+
+/** Messages stored in one transaction at most (bounds the time one commit holds the database). */
+const GROUP_COMMIT_MAX = 256;
+
+interface PendingAppend {
+  message: NewMessage;
+  within: WithinStore | undefined;
+  resolve(seq: number): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Group commit for SQLite. The first send starts its transaction at once; sends that arrive while it runs wait
+ * and then go together in the next one, each inside its own savepoint, so one refused send (a unique violation,
+ * a membership re-check) rolls back only itself. Every send still resolves after the commit that made it
+ * durable, so an ack still means stored; a failed commit rejects every send in it. Under load this turns one
+ * log sync per message into one per batch; alone, a send waits for nothing.
+ */
+class GroupCommit {
+  private queue: PendingAppend[] = [];
+  private draining = false;
+
+  constructor(private readonly db: Database) {}
+
+  append(message: NewMessage, within: WithinStore | undefined): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ message, within, resolve, reject });
+      if (!this.draining) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.queue.length > 0) await this.commit(this.queue.splice(0, GROUP_COMMIT_MAX));
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async commit(batch: PendingAppend[]): Promise<void> {
+    if (batch.length === 1) {
+      const [only] = batch as [PendingAppend];
+      await this.db.transaction().execute((trx) => storeMessage(trx, only.message, only.within)).then(only.resolve, only.reject);
+      return;
+    }
+    const outcomes: ({ seq: number } | { error: unknown })[] = [];
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        for (const item of batch) {
+          await sql`savepoint one_message`.execute(trx);
+          try {
+            const seq = await storeMessage(trx, item.message, item.within);
+            await sql`release one_message`.execute(trx);
+            outcomes.push({ seq });
+          } catch (error) {
+            await sql`rollback to one_message`.execute(trx);
+            await sql`release one_message`.execute(trx);
+            outcomes.push({ error });
+          }
+        }
+      });
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    batch.forEach((item, i) => {
+      const outcome = outcomes[i]!;
+      if ('seq' in outcome) item.resolve(outcome.seq);
+      else item.reject(outcome.error);
+    });
+  }
+}
+
 /** All SQL about conversations, memberships, messages and read cursors. */
 export class ConversationRepository {
-  constructor(private readonly db: Database) {}
+  private readonly groupCommit: GroupCommit | null;
+
+  constructor(private readonly db: Database) {
+    // SQLite has one writer, and each commit syncs the log: batching is the only way past one sync per message.
+    // PostgreSQL and MySQL run transactions side by side over a pool and batch their log flushes themselves.
+    this.groupCommit = engineOf(db) === 'sqlite' ? new GroupCommit(db) : null;
+  }
 
   findConversation(id: string) {
     return this.db.selectFrom('conversations').selectAll().where('id', '=', id).executeTakeFirst();
@@ -90,6 +198,18 @@ export class ConversationRepository {
       .select(['user_id', 'read_seq', 'role', 'muted_until', 'left_at', 'left_reason', 'visible_from_seq', 'visible_until_seq'])
       .where('conversation_id', '=', conversationId)
       .execute();
+  }
+
+  /** The member ids of a direct conversation (empty when there is no such direct conversation). */
+  async directMembers(conversationId: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('conversation_members as m')
+      .innerJoin('conversations as c', 'c.id', 'm.conversation_id')
+      .select('m.user_id')
+      .where('m.conversation_id', '=', conversationId)
+      .where('c.kind', '=', 'direct')
+      .execute();
+    return rows.map((row) => row.user_id);
   }
 
   /** The user's memberships with each conversation's state, newest activity first. */
@@ -124,36 +244,12 @@ export class ConversationRepository {
   /**
    * Stores a message under the conversation's next seq, in one transaction: bump the counter, insert the row,
    * move the sender's own read cursor. The counter lives in the database row, so a seq is never assigned twice
-   * and never skipped, across restarts and crashes (design notes §3).
+   * and never skipped, across restarts and crashes (design notes §3). On SQLite, sends that arrive while a commit
+   * is running share the next transaction (see GroupCommit); each still resolves only after its commit.
    */
-  async appendMessage(message: NewMessage, within?: WithinStore): Promise<number> {
-    return inTransaction(this.db, async (trx) => {
-      const seq = await bumpSeq(trx, message.conversationId, message.createdAt);
-      await trx
-        .insertInto('messages')
-        .values({
-          conversation_id: message.conversationId,
-          seq,
-          id: message.id,
-          sender_id: message.senderId,
-          client_msg_id: message.clientMsgId,
-          kind: message.kind,
-          text: message.text,
-          payload: message.payload,
-          content_hash: message.contentHash,
-          created_at: message.createdAt,
-        })
-        .execute();
-      await trx
-        .updateTable('conversation_members')
-        .set({ read_seq: seq })
-        .where('conversation_id', '=', message.conversationId)
-        .where('user_id', '=', message.senderId)
-        .execute();
-      // Group membership changes and mentions commit with their message; throwing here rolls back the seq too.
-      if (within) await within(trx, seq);
-      return seq;
-    });
+  appendMessage(message: NewMessage, within?: WithinStore): Promise<number> {
+    if (this.groupCommit) return this.groupCommit.append(message, within);
+    return inTransaction(this.db, (trx) => storeMessage(trx, message, within));
   }
 
   /** Messages with after < seq < before, oldest first, at most `limit` from the `from` end. */

@@ -18,6 +18,7 @@ import { checkCanInteract } from '../contacts/contacts.policy.js';
 import type { ContactRepository } from '../contacts/contacts.repository.js';
 import { toUserPublic } from '../users/users.mapper.js';
 import type { UserRepository } from '../users/users.repository.js';
+import { DirectMembersCache } from './conversations.cache.js';
 import { toMessage } from './conversations.mapper.js';
 import { checkMember, peerOf, visibleRange, type Membership } from './conversations.policy.js';
 import type { ConversationRepository, MessageRow, WithinStore } from './conversations.repository.js';
@@ -42,7 +43,11 @@ export class ConversationService {
     private readonly groups: GroupMembershipCache,
     private readonly groupRepo: GroupRepository,
     private readonly attachments: AttachmentPreparer,
-  ) {}
+  ) {
+    this.directMembers = new DirectMembersCache(repo);
+  }
+
+  private readonly directMembers: DirectMembersCache;
 
   async listConversations(actor: Actor): Promise<ConversationSummary[]> {
     const rows = await this.repo.listForUser(actor.userId);
@@ -103,11 +108,13 @@ export class ConversationService {
       if (textError) throw new AppError(textError);
     }
     const isGroup = (await this.groups.kindOf(conversationId)) === 'group';
-    const membership = isGroup ? null : await this.membership(actor, conversationId);
+    const members = isGroup ? null : await this.directMembers.get(conversationId);
+    // Not in it answers like a conversation that does not exist (BR-19).
+    if (!isGroup && !members?.includes(actor.userId)) throw new AppError('CONVERSATION_NOT_FOUND');
     // The file is checked once the conversation is known to be the sender's (no probing of file ids through it).
     if (input.kind !== 'text') prepared = await this.attachments.prepareAttachment(actor, input, conversationId);
     if (isGroup) return this.sendGroupMessage(actor, conversationId, input, contentHash, prepared);
-    await this.checkCanSend(actor, membership!);
+    await this.checkCanSend(actor, members![0] === actor.userId ? members![1]! : members![0]!);
     const decision = await this.platform.limiter.consume(`send:${actor.userId}`, this.platform.config.limits.sendPerUser);
     if (!decision.allowed) throw new AppError('RATE_LIMITED', { retryAfterMs: decision.retryAfterMs });
 
@@ -122,7 +129,7 @@ export class ConversationService {
       if (!winner) throw error;
       return this.replay(winner, contentHash);
     }
-    await this.fanOut(membership!, message, actor.connectionId);
+    await this.deliver([...members!], message, actor.connectionId);
     return { message, duplicate: false };
   }
 
@@ -258,16 +265,6 @@ export class ConversationService {
     });
   }
 
-  /** After commit: every device of every member, except the socket that gets the ack instead. */
-  private async fanOut(membership: Membership, message: Message, exceptConnectionId: string | undefined): Promise<void> {
-    await this.platform.bus.publish({
-      kind: 'deliver',
-      userIds: membership.members.map((m) => m.user_id),
-      frame: { type: 'message', message },
-      ...(exceptConnectionId ? { exceptConnectionId } : {}),
-    });
-  }
-
   /** Moves the actor's read cursor forward; their other devices and the peer (read receipt) are told. */
   async markRead(actor: Actor, conversationId: string, seq: number): Promise<MarkReadResponse> {
     const membership = await this.membership(actor, conversationId);
@@ -350,8 +347,7 @@ export class ConversationService {
   }
 
   /** One-to-one: only friends, and no block either way. */
-  private async checkCanSend(actor: Actor, membership: Membership): Promise<void> {
-    const peerId = peerOf(membership, actor.userId);
+  private async checkCanSend(actor: Actor, peerId: string): Promise<void> {
     checkCanInteract(await this.contacts.blockState(actor.userId, peerId));
     if (!(await this.contacts.findFriendship(actor.userId, peerId))) throw new AppError('NOT_FRIENDS');
   }
