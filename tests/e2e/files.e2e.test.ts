@@ -115,7 +115,11 @@ describe('files and media in the browser', () => {
     await a.getByTestId('voice-send').click();
     const player = b.getByTestId('audio-player');
     await player.waitFor();
-    await expect.poll(() => player.evaluate((el: HTMLAudioElement) => el.readyState >= 1 || el.networkState === 1)).toBe(true);
+    // The clip the fake microphone recorded is served inline as a WebM/Ogg recording through B's signed link.
+    const served = await player.evaluate((el: HTMLAudioElement) => fetch(el.src).then(async (r) => [r.status, r.headers.get('content-type'), (await r.arrayBuffer()).byteLength] as const));
+    expect(served[0]).toBe(200);
+    expect(served[1]).toMatch(/^(audio|video)\/(webm|ogg)$/);
+    expect(served[2]).toBeGreaterThan(1000);
     await shot(b, 'files-b-voice');
   });
 

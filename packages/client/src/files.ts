@@ -107,13 +107,13 @@ export function createFilesApi(http: HttpClient, hooks: { onUser(user: UserPubli
 
   const status = async (id: string) => (await http.request('GET', `/uploads/${encodeURIComponent(id)}`, { schema: UploadResponseSchema })).upload;
 
+  /** Runs the upload; when it is aborted, it is cancelled on the server before the promise rejects. */
   const guarded = async (upload: Upload, body: FileBody, options: UploadOptions) => {
-    const onAbort = () => void api.cancel(upload.id).catch(() => undefined);
-    options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       return await run(upload, body, options);
-    } finally {
-      options.signal?.removeEventListener('abort', onAbort);
+    } catch (err) {
+      if (options.signal?.aborted) await api.cancel(upload.id).catch(() => undefined);
+      throw err;
     }
   };
 

@@ -141,6 +141,18 @@ describe('files: who may read what (BR-19), signed links, safe serving', () => {
     expect(await linkFor(server, stayer, afterRemoval.id)).toBeNull();
   });
 
+  it('a dismissed group keeps its files readable to those who were members (retention rule)', async () => {
+    const group = await buildGroup(server, { members: 1, prefix: 'fz' });
+    const file = await uploadFile(server.url, group.members[0]!, randomBytes(48), 'kept.bin');
+    await sendFile(server, group.members[0]!, group.conversationId, { kind: 'file', fileId: file.id });
+    expect((await groupApi(server).dismiss(group.owner, group.conversationId)).status).toBe(200);
+    for (const user of [group.owner, group.admin, group.members[0]!]) {
+      const link = await linkFor(server, user, file.id);
+      expect((await download(server.url, link!.url)).status).toBe(200);
+    }
+    expect(await linkFor(server, await newUser(server, 'fzo'), file.id)).toBeNull();
+  });
+
   it('a valid link stops working once its user has lost access (the message was removed)', async () => {
     const { a, b, conversationId } = await friends(server, 'fx');
     const file = await uploadFile(server.url, a, randomBytes(64), 'removed.bin');

@@ -143,13 +143,13 @@ export const useFilesStore = defineStore('files', () => {
     if (patch(id, { state: 'uploading', error: undefined, controller: new AbortController() })) settled.set(id, run(id));
   }
 
-  /** Stops an upload and removes it on the server. */
+  /** Stops an upload; the SDK then removes it on the server (a failed one is removed here). */
   function cancel(id: number): void {
     const job = uploads.value.find((j) => j.id === id);
     if (!job) return;
     job.controller.abort();
     settled.delete(id);
-    if (job.uploadId) void getClient().files.cancel(job.uploadId).catch(() => undefined);
+    if (job.state === 'failed' && job.uploadId) void getClient().files.cancel(job.uploadId).catch(() => undefined);
     uploads.value = uploads.value.filter((j) => j.id !== id);
   }
 
