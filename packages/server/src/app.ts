@@ -12,9 +12,8 @@ import { installSecurityHeaders, setSecurityHeaders } from './http/security-head
 import { installWebApp } from './http/web-app.js';
 import { createBlobStore } from './platform/blobs/create-blob-store.js';
 import { openDatabase } from './platform/db/database.js';
-import { InProcessEventBus } from './platform/events/event-bus.js';
-import { MemoryPresenceStore } from './platform/presence/presence-store.js';
-import { MemoryRateLimiter } from './platform/ratelimit/rate-limiter.js';
+import { InProcessEventBus, type EventBus } from './platform/events/event-bus.js';
+import { openInfrastructure } from './platform/infrastructure.js';
 import { AuthRepository } from './modules/auth/auth.repository.js';
 import { requireAuthentication } from './modules/auth/auth.hook.js';
 import { publicAuthRoutes, sessionRoutes } from './modules/auth/auth.routes.js';
@@ -25,6 +24,7 @@ import { ContactService } from './modules/contacts/contacts.service.js';
 import { ConversationRepository } from './modules/conversations/conversations.repository.js';
 import { conversationRoutes } from './modules/conversations/conversations.routes.js';
 import { ConversationService } from './modules/conversations/conversations.service.js';
+import { DirectConversationCache } from './modules/conversations/direct.cache.js';
 import { callRoutes } from './modules/calls/calls.routes.js';
 import { CallService } from './modules/calls/calls.service.js';
 import { Gateway } from './modules/gateway/gateway.js';
@@ -61,6 +61,8 @@ export interface KKChatApp {
 export interface BuildOptions {
   logger?: Logger;
   now?: () => number;
+  /** An event bus to use instead of a new in-process one (tests run two nodes on one bus). */
+  bus?: EventBus;
 }
 
 /** Composes the whole program without listening; `main.ts` and the tests both start here. */
@@ -73,20 +75,30 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     onPoolError: (error) => log.warn({ err: error }, 'database connection error'),
   });
   const now = options.now ?? Date.now;
-  const limiter = new MemoryRateLimiter(now);
+  let infra;
+  try {
+    infra = await openInfrastructure(config, { log, now });
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
   let blobs;
   try {
     blobs = await createBlobStore(config);
   } catch (error) {
+    await infra.close();
     await db.destroy();
     throw new Error(`Blob store (${config.files.store}): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
   const platform: Platform = {
     config,
     db,
-    bus: new InProcessEventBus(),
-    presence: new MemoryPresenceStore(),
-    limiter,
+    bus: options.bus ?? new InProcessEventBus(),
+    presence: infra.presence,
+    limiter: infra.limiter,
+    sessions: infra.sessions,
+    invalidation: infra.invalidation,
+    redis: infra.redis,
     blobs,
     log,
     now,
@@ -146,6 +158,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   const gateway = new Gateway(platform, services);
   gateway.attach(app.server);
+  await infra.start();
   // A background job; in cluster mode it moves to the worker role.
   fileCleanup.start();
 
@@ -167,7 +180,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       services.calls.close();
       await fileCleanup.stop();
       await app.close();
-      limiter.close();
+      await infra.close();
       await platform.bus.close();
       await blobs.close();
       await db.destroy();
@@ -181,10 +194,11 @@ function createServices(platform: Platform): { services: Services; fileCleanup: 
   const files = new FileService(platform, filesRepo, platform.blobs, new FileLinkSigner(platform.config.jwtSecret, platform.config.files.linkTtlMs));
   const contactsRepo = new ContactRepository(platform.db);
   const conversationsRepo = new ConversationRepository(platform.db);
-  const contacts = new ContactService(platform, contactsRepo, users);
   const groupsRepo = new GroupRepository(platform.db);
-  const groupCache = new GroupMembershipCache(groupsRepo);
-  const conversations = new ConversationService(platform, conversationsRepo, contactsRepo, users, groupCache, groupsRepo, files);
+  const groupCache = new GroupMembershipCache(groupsRepo, platform.invalidation, platform.now);
+  const directCache = new DirectConversationCache((id) => conversationsRepo.loadDirectState(id), platform.invalidation, platform.now);
+  const contacts = new ContactService(platform, contactsRepo, users, directCache);
+  const conversations = new ConversationService(platform, conversationsRepo, contactsRepo, users, groupCache, groupsRepo, directCache, files);
   const services: Services = {
     auth: new AuthService(platform, new AuthRepository(platform.db), users),
     users: new UserService(platform, users, (userId) => contactsRepo.audienceOf(userId), files),

@@ -65,6 +65,9 @@ const EnvSchema = z.object({
   KKCHAT_UNATTACHED_FILE_TTL_SEC: int(60, 30 * 24 * 3600).default(24 * 3600),
   KKCHAT_FILE_CLEANUP_INTERVAL_SEC: int(1, 24 * 3600).default(600),
   KKCHAT_FILE_LINK_TTL_SEC: int(30, 24 * 3600).default(300),
+  KKCHAT_REDIS_URL: z.string().regex(/^rediss?:\/\/\S+$/, 'redis://[user:password@]host:port[/db] or rediss://…').optional(),
+  KKCHAT_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_.-]{1,64}$/, '1-64 letters, digits, ":", "_", "." or "-"').default('kkchat:'),
+  KKCHAT_PRESENCE_TTL_MS: int(300, 600_000).default(30_000),
 }).superRefine((e, ctx) => {
   if (e.KKCHAT_BLOB_STORE === 's3' && !e.KKCHAT_S3_BUCKET) {
     ctx.addIssue({ code: 'custom', path: ['KKCHAT_S3_BUCKET'], message: 'required when KKCHAT_BLOB_STORE=s3' });
@@ -134,6 +137,14 @@ export interface Config {
     linkTtlMs: number;
     /** Unfinished uploads one user may hold at once. */
     maxPendingPerUser: number;
+  };
+  redis: {
+    /** Null: embedded mode (presence, limits, caches in this process). */
+    url: string | null;
+    /** Starts every key and channel. */
+    prefix: string;
+    /** A node's heartbeat lifetime; a dead node's users are offline within about 4/3 of it. */
+    presenceTtlMs: number;
   };
   limits: {
     loginPerAccount: { limit: number; windowMs: number };
@@ -213,6 +224,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       linkTtlMs: e.KKCHAT_FILE_LINK_TTL_SEC * 1000,
       maxPendingPerUser: 20,
     },
+    redis: { url: e.KKCHAT_REDIS_URL ?? null, prefix: e.KKCHAT_REDIS_PREFIX, presenceTtlMs: e.KKCHAT_PRESENCE_TTL_MS },
     limits: {
       loginPerAccount: { limit: e.KKCHAT_LOGIN_MAX_PER_ACCOUNT, windowMs: 15 * 60_000 },
       loginPerIp: { limit: e.KKCHAT_LOGIN_MAX_PER_IP, windowMs: 5 * 60_000 },

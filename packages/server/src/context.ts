@@ -5,6 +5,9 @@ import type { Database } from './platform/db/database.js';
 import type { EventBus } from './platform/events/event-bus.js';
 import type { PresenceStore } from './platform/presence/presence-store.js';
 import type { RateLimiter } from './platform/ratelimit/rate-limiter.js';
+import type { InvalidationChannel } from './platform/cache/invalidation.js';
+import type { SharedCache } from './platform/cache/shared-cache.js';
+import type { RedisConnection } from './platform/redis/connection.js';
 import type { AuthService } from './modules/auth/auth.service.js';
 import type { UserService } from './modules/users/users.service.js';
 import type { ContactService } from './modules/contacts/contacts.service.js';
@@ -24,6 +27,12 @@ export interface Platform {
   limiter: RateLimiter;
   /** File bytes: local disk or S3 (KKCHAT_BLOB_STORE). */
   blobs: BlobStore;
+  /** Session liveness seen alike by every node (auth.service.ts). */
+  sessions: SharedCache;
+  /** Tells the other nodes to drop cached state that changed here. */
+  invalidation: InvalidationChannel;
+  /** The Redis connection in cluster mode (readiness, metrics); null when embedded. */
+  redis: RedisConnection | null;
   log: Logger;
   /** The clock; injectable so tests can move time. */
   now: () => number;

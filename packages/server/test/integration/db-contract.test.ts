@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthRepository } from '../../src/modules/auth/auth.repository.js';
 import { ContactRepository } from '../../src/modules/contacts/contacts.repository.js';
-import { ConversationRepository, ensureDirectConversation, type NewMessage, type WithinStore } from '../../src/modules/conversations/conversations.repository.js';
+import { ConversationRepository, ensureDirectConversation, StaleStateError, type NewMessage, type WithinStore } from '../../src/modules/conversations/conversations.repository.js';
 import { UserRepository } from '../../src/modules/users/users.repository.js';
 import { type Database, openDatabase } from '../../src/platform/db/database.js';
 import { engineOf } from '../../src/platform/db/dialects.js';
@@ -271,9 +271,14 @@ describe.each(TEST_ENGINES)('data layer on %s', (engine) => {
       await friends(a, b);
       const pending = randomUUID();
       await contacts.insertRequest({ id: pending, from_user_id: b, to_user_id: a, note: '', created_at: T0, updated_at: T0 }).catch(() => undefined);
-      const closed = await contacts.block(a, b, T0 + 5);
+      const conversationId = (await contacts.findFriendship(a, b))!.conversation_id;
+      const version = (await conversations.stateVersion(conversationId))!;
+      const { closed, conversationId: blockedIn } = await contacts.block(a, b, T0 + 5);
       expect(closed.map((r) => r.id)).toEqual([pending]);
-      expect(await contacts.block(a, b, T0 + 6)).toEqual([]); // again: nothing to close, no duplicate row
+      // The pair's conversation moves its state version with the block (cached "not blocked" goes stale).
+      expect(blockedIn).toBe(conversationId);
+      expect(await conversations.stateVersion(conversationId)).toBe(version + 1);
+      expect((await contacts.block(a, b, T0 + 6)).closed).toEqual([]); // again: nothing to close, no duplicate row
       expect(await contacts.blockState(a, b)).toEqual({ blockedThem: true, blockedByThem: false });
       expect(await contacts.blockState(b, a)).toEqual({ blockedThem: false, blockedByThem: true });
       expect(await contacts.blockedBy(b, [a, c])).toEqual(new Map([[a, T0 + 5]]));
@@ -283,8 +288,9 @@ describe.each(TEST_ENGINES)('data layer on %s', (engine) => {
       expect((await contacts.listBlocks(a)).map((r) => [r.id, r.blocked_at])).toEqual([[b, T0 + 5]]);
       await contacts.unblock(a, b);
       expect(await contacts.blockState(a, b)).toEqual({ blockedThem: false, blockedByThem: false });
-      expect(await contacts.removeFriendship(a, b)).toBe(true);
-      expect(await contacts.removeFriendship(a, b)).toBe(false);
+      expect(await contacts.removeFriendship(a, b)).toEqual({ removed: true, conversationId });
+      expect(await contacts.removeFriendship(a, b)).toEqual({ removed: false, conversationId: null });
+      expect(await conversations.stateVersion(conversationId)).toBe(version + 4); // two blocks, unblock, removal
       expect(await contacts.findFriendship(b, a)).toBeUndefined();
     });
   });
@@ -294,9 +300,9 @@ describe.each(TEST_ENGINES)('data layer on %s', (engine) => {
       const a = await newUser('msg_a');
       const b = await newUser('msg_b');
       const conv = await friends(a, b);
-      expect(await conversations.appendMessage(message(conv, a, 'c1'))).toBe(1);
-      expect(await conversations.appendMessage(message(conv, b, 'c1'))).toBe(2); // same client id, other sender
-      expect(await conversations.appendMessage(message(conv, a, 'C1'))).toBe(3); // case differs: another message
+      expect((await conversations.appendMessage(message(conv, a, 'c1'))).seq).toBe(1);
+      expect((await conversations.appendMessage(message(conv, b, 'c1'))).seq).toBe(2); // same client id, other sender
+      expect((await conversations.appendMessage(message(conv, a, 'C1'))).seq).toBe(3); // case differs: another message
       const dup = await conversations.appendMessage(message(conv, a, 'c1')).catch((e: unknown) => e);
       expect(isUniqueViolation(dup)).toBe(true);
       const stored = await conversations.findMessageByClientId(a, 'c1');
@@ -304,7 +310,7 @@ describe.each(TEST_ENGINES)('data layer on %s', (engine) => {
       expect(typeof stored?.seq).toBe('number');
       expect((await conversations.findMessage(conv, 3))?.client_msg_id).toBe('C1');
       // A failed send leaves no gap: the counter moved back with the rolled-back transaction.
-      expect(await conversations.appendMessage(message(conv, b, 'c2'))).toBe(4);
+      expect((await conversations.appendMessage(message(conv, b, 'c2'))).seq).toBe(4);
       expect((await conversations.findConversation(conv))?.last_seq).toBe(4);
     });
 
@@ -374,7 +380,7 @@ describe.each(TEST_ENGINES)('data layer on %s', (engine) => {
       const b = await newUser('conc_b');
       const conv = await friends(a, b);
       const seqs = await Promise.all(
-        Array.from({ length: 200 }, (_, i) => conversations.appendMessage(message(conv, i % 2 ? a : b, `conc-${i}`))),
+        Array.from({ length: 200 }, (_, i) => conversations.appendMessage(message(conv, i % 2 ? a : b, `conc-${i}`)).then((r) => r.seq)),
       );
       expect([...seqs].sort((x, y) => x - y)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
       const stored = await db.selectFrom('messages').select(['seq', 'client_msg_id']).where('conversation_id', '=', conv).orderBy('seq').execute();
@@ -383,6 +389,21 @@ describe.each(TEST_ENGINES)('data layer on %s', (engine) => {
       const bySeq = new Map(stored.map((r) => [r.seq, r.client_msg_id]));
       seqs.forEach((seq, i) => expect(bySeq.get(seq)).toBe(`conc-${i}`));
       expect((await conversations.findConversation(conv))?.last_seq).toBe(200);
+    });
+
+    it('a store checked against an older state version is refused with no seq used; a change bumps the version', async () => {
+      const a = await newUser('ver_a');
+      const b = await newUser('ver_b');
+      const conv = await friends(a, b);
+      const start = (await conversations.stateVersion(conv))!;
+      const first = await conversations.appendMessage(message(conv, a, 'v1'), { expectedVersion: start });
+      expect(first).toEqual({ seq: 1, version: start });
+      // A change of cached state (a group system message, a block) bumps the version in its transaction.
+      expect(await conversations.appendMessage(message(conv, b, 'v2'), { expectedVersion: start, bumpVersion: true })).toEqual({ seq: 2, version: start + 1 });
+      const stale = await conversations.appendMessage(message(conv, a, 'v3'), { expectedVersion: start }).catch((e: unknown) => e);
+      expect(stale).toBeInstanceOf(StaleStateError);
+      expect(await conversations.appendMessage(message(conv, a, 'v3'), { expectedVersion: start + 1 })).toEqual({ seq: 3, version: start + 1 });
+      expect((await conversations.findConversation(conv))?.last_seq).toBe(3);
     });
 
     it('concurrent sends where some are refused inside the transaction: the others store, the refused take no seq', async () => {
@@ -396,7 +417,7 @@ describe.each(TEST_ENGINES)('data layer on %s', (engine) => {
       };
       const results = await Promise.allSettled(
         Array.from({ length: 30 }, (_, i) =>
-          conversations.appendMessage(message(conv, a, i === 7 ? 'taken' : `mixed-${i}`), i % 3 === 0 ? refuse : undefined),
+          conversations.appendMessage(message(conv, a, i === 7 ? 'taken' : `mixed-${i}`), { within: i % 3 === 0 ? refuse : undefined }).then((r) => r.seq),
         ),
       );
       const refused = results.flatMap((r, i) => (r.status === 'rejected' ? [i] : []));

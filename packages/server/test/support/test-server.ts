@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { buildApp, type KKChatApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
+import type { EventBus } from '../../src/platform/events/event-bus.js';
 import { createTestDatabase, testServerEngine, type TestDatabase } from './databases.js';
 
 export interface TestServer {
@@ -23,7 +24,7 @@ export interface TestServer {
  * `npm run test:mysql` run integration files that way.
  */
 export async function startTestServer(
-  options: { env?: Record<string, string>; overrides?: Partial<Config>; now?: () => number; logger?: Logger } = {},
+  options: { env?: Record<string, string>; overrides?: Partial<Config>; now?: () => number; logger?: Logger; bus?: EventBus } = {},
 ): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'kkchat-test-'));
   const engine = testServerEngine();
@@ -44,7 +45,11 @@ export async function startTestServer(
   );
   let kkchat: KKChatApp;
   try {
-    kkchat = await buildApp(config, { logger: options.logger ?? pino({ level: 'silent' }), ...(options.now ? { now: options.now } : {}) });
+    kkchat = await buildApp(config, {
+      logger: options.logger ?? pino({ level: 'silent' }),
+      ...(options.now ? { now: options.now } : {}),
+      ...(options.bus ? { bus: options.bus } : {}),
+    });
   } catch (error) {
     await database?.drop();
     rmSync(dataDir, { recursive: true, force: true });

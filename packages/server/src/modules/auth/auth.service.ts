@@ -108,6 +108,7 @@ export class AuthService {
     const expiresAt = now + this.platform.config.refreshTokenTtlMs;
     const rotated = await this.repo.rotateRefreshToken(session.id, tokenHash, { tokenHash: hashRefreshToken(nextToken), expiresAt }, now);
     if (!rotated) return this.rejectReuse(session.id);
+    await this.rememberLive(session.id, user.id, expiresAt);
     return this.issue(user, session.id, nextToken, expiresAt, now);
   }
 
@@ -169,17 +170,32 @@ export class AuthService {
     await this.checkRate(`api:${actor.userId}`, this.platform.config.limits.apiPerUser, 'RATE_LIMITED');
   }
 
-  /** Throws SESSION_REVOKED unless the actor's session is still live. */
+  /**
+   * Throws SESSION_REVOKED unless the actor's session is still live. The shared session cache answers first
+   * (a tombstone refuses at once on every node); anything it cannot vouch for is read from the database and
+   * written back, never over a tombstone (docs/architecture.md, Redis: Sessions).
+   */
   async authenticateSession(actor: Actor): Promise<void> {
+    const now = this.platform.now();
+    const key = sessionKey(actor.sessionId);
+    const cached = await this.platform.sessions.get(key);
+    if (cached === SESSION_REVOKED) throw new AppError('SESSION_REVOKED');
+    const live = cached ? parseLiveSession(cached) : null;
+    if (live && live.userId === actor.userId && live.expiresAt > now) return;
+
     const session = await this.repo.findSession(actor.sessionId);
-    if (
-      !session ||
-      session.user_id !== actor.userId ||
-      session.revoked_at !== null ||
-      Number(session.expires_at) <= this.platform.now()
-    ) {
+    if (session && session.revoked_at !== null) await this.platform.sessions.set(key, SESSION_REVOKED, SESSION_REVOKED_TTL_MS);
+    if (!session || session.user_id !== actor.userId || session.revoked_at !== null || Number(session.expires_at) <= now) {
       throw new AppError('SESSION_REVOKED');
     }
+    await this.rememberLive(session.id, session.user_id, Number(session.expires_at));
+  }
+
+  /** Caches a session as live until its expiry (at most SESSION_LIVE_TTL_MS), unless it has been revoked. */
+  private async rememberLive(sessionId: string, userId: string, expiresAt: number): Promise<void> {
+    const ttl = Math.min(SESSION_LIVE_TTL_MS, expiresAt - this.platform.now());
+    if (ttl <= 0) return;
+    await this.platform.sessions.setUnless(sessionKey(sessionId), `live:${userId}:${expiresAt}`, ttl, SESSION_REVOKED);
   }
 
   private async startSession(user: UserRow, client: ClientInfo): Promise<AuthResult> {
@@ -223,10 +239,15 @@ export class AuthService {
     throw new AppError('REFRESH_TOKEN_REUSED');
   }
 
-  /** Revocation takes effect on open sockets at once: the gateway closes them with SESSION_REVOKED. */
+  /**
+   * Revocation takes effect at once everywhere: committed in the database, then a tombstone in the shared
+   * session cache (every node's next check refuses the token), then the gateways close the sockets with
+   * SESSION_REVOKED. Every way a session ends goes through here.
+   */
   private async revokeAndDisconnect(sessionIds: readonly string[], reason: string): Promise<void> {
     const revoked = await this.repo.revokeSessions(sessionIds, reason, this.platform.now());
     if (revoked.length === 0) return;
+    await Promise.all(revoked.map((id) => this.platform.sessions.set(sessionKey(id), SESSION_REVOKED, SESSION_REVOKED_TTL_MS)));
     await this.platform.bus.publish({
       kind: 'close-sessions',
       sessionIds: revoked,
@@ -243,6 +264,22 @@ export class AuthService {
     const decision = await this.platform.limiter.consume(key, limit);
     if (!decision.allowed) throw new AppError(code, { retryAfterMs: decision.retryAfterMs });
   }
+}
+
+/** The shared cache's value for a revoked session; a fill never overwrites it. */
+const SESSION_REVOKED = 'revoked';
+/** How long a tombstone is kept (the database says the same afterwards; it only has to outlive racing fills). */
+const SESSION_REVOKED_TTL_MS = 10 * 60_000;
+/** How long a session is taken as live without a database read. Revocation does not wait for it (tombstones). */
+const SESSION_LIVE_TTL_MS = 60_000;
+
+function sessionKey(sessionId: string): string {
+  return `session:${sessionId}`;
+}
+
+function parseLiveSession(value: string): { userId: string; expiresAt: number } | null {
+  const match = /^live:(.+):(\d+)$/.exec(value);
+  return match ? { userId: match[1]!, expiresAt: Number(match[2]) } : null;
 }
 
 /** A readable device name from a User-Agent ("Chrome on Linux"), for the session list. */

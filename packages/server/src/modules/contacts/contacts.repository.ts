@@ -3,7 +3,9 @@ import type { Selectable } from 'kysely';
 import type { Database } from '../../platform/db/database.js';
 import { inTransaction } from '../../platform/db/transaction.js';
 import type { FriendRequestsTable } from '../../platform/db/schema.js';
-import { ensureDirectConversation } from '../conversations/conversations.repository.js';
+import type { Kysely, Transaction } from 'kysely';
+import type { DB } from '../../platform/db/schema.js';
+import { bumpStateVersion, ensureDirectConversation } from '../conversations/conversations.repository.js';
 import { PUBLIC_USER_COLUMNS } from '../users/users.mapper.js';
 
 export type FriendRequestRow = Selectable<FriendRequestsTable>;
@@ -186,6 +188,7 @@ export class ContactRepository {
           .execute();
       }
       const conversationId = await ensureDirectConversation(trx, a, b, now);
+      await bumpStateVersion(trx, conversationId);
       await trx
         .insertInto('friendships')
         .values([
@@ -200,22 +203,31 @@ export class ContactRepository {
     });
   }
 
-  /** Ends a friendship in both directions. Returns false when they were not friends. */
-  async removeFriendship(userId: string, friendId: string): Promise<boolean> {
-    const result = await this.db
-      .deleteFrom('friendships')
-      .where((eb) =>
-        eb.or([
-          eb.and([eb('user_id', '=', userId), eb('friend_id', '=', friendId)]),
-          eb.and([eb('user_id', '=', friendId), eb('friend_id', '=', userId)]),
-        ]),
-      )
-      .executeTakeFirst();
-    return Number(result.numDeletedRows) > 0;
+  /**
+   * Ends a friendship in both directions. Returns whether they were friends and their conversation, whose
+   * state version moves with the change (its cached state says "friends").
+   */
+  async removeFriendship(userId: string, friendId: string): Promise<{ removed: boolean; conversationId: string | null }> {
+    return inTransaction(this.db, async (trx) => {
+      const result = await trx
+        .deleteFrom('friendships')
+        .where((eb) =>
+          eb.or([
+            eb.and([eb('user_id', '=', userId), eb('friend_id', '=', friendId)]),
+            eb.and([eb('user_id', '=', friendId), eb('friend_id', '=', userId)]),
+          ]),
+        )
+        .executeTakeFirst();
+      const removed = Number(result.numDeletedRows) > 0;
+      return { removed, conversationId: removed ? await bumpPairVersion(trx, userId, friendId) : null };
+    });
   }
 
-  /** Blocks and withdraws pending requests between the two users, atomically. Returns the closed requests. */
-  async block(blockerId: string, blockedId: string, now: number): Promise<FriendRequestRow[]> {
+  /**
+   * Blocks and withdraws pending requests between the two users, atomically, moving their conversation's state
+   * version with it. Returns the closed requests and the conversation (if they have one).
+   */
+  async block(blockerId: string, blockedId: string, now: number): Promise<{ closed: FriendRequestRow[]; conversationId: string | null }> {
     return inTransaction(this.db, async (trx) => {
       const exists = await trx
         .selectFrom('blocks')
@@ -238,12 +250,19 @@ export class ContactRepository {
           .where('id', 'in', pending.map((r) => r.id))
           .execute();
       }
-      return pending.map((r) => ({ ...r, status: 'cancelled', pending_key: null, updated_at: now }));
+      return {
+        closed: pending.map((r) => ({ ...r, status: 'cancelled' as const, pending_key: null, updated_at: now })),
+        conversationId: await bumpPairVersion(trx, blockerId, blockedId),
+      };
     });
   }
 
-  async unblock(blockerId: string, blockedId: string): Promise<void> {
-    await this.db.deleteFrom('blocks').where('blocker_id', '=', blockerId).where('blocked_id', '=', blockedId).execute();
+  /** Lifts a block; returns the pair's conversation, whose state version moves with it. */
+  async unblock(blockerId: string, blockedId: string): Promise<string | null> {
+    return inTransaction(this.db, async (trx) => {
+      await trx.deleteFrom('blocks').where('blocker_id', '=', blockerId).where('blocked_id', '=', blockedId).execute();
+      return bumpPairVersion(trx, blockerId, blockedId);
+    });
   }
 
   listBlocks(blockerId: string) {
@@ -260,4 +279,12 @@ export class ContactRepository {
 
 function pendingKey(fromUserId: string, toUserId: string): string {
   return `${fromUserId}:${toUserId}`;
+}
+
+/** Bumps the state version of the pair's direct conversation, if they have one, and returns its id. */
+async function bumpPairVersion(trx: Kysely<DB> | Transaction<DB>, a: string, b: string): Promise<string | null> {
+  const row = await trx.selectFrom('conversations').select('id').where('direct_key', '=', [a, b].sort().join(':')).executeTakeFirst();
+  if (!row) return null;
+  await bumpStateVersion(trx, row.id);
+  return row.id;
 }

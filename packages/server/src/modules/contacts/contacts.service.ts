@@ -16,6 +16,7 @@ import { toUserPublic } from '../users/users.mapper.js';
 import type { UserRepository } from '../users/users.repository.js';
 import { checkCanInteract } from './contacts.policy.js';
 import type { ContactRepository, FriendRequestRow } from './contacts.repository.js';
+import type { DirectConversationCache } from '../conversations/direct.cache.js';
 
 /** Friend requests, friendships, blocks and user search. */
 export class ContactService {
@@ -23,6 +24,7 @@ export class ContactService {
     private readonly platform: Platform,
     private readonly repo: ContactRepository,
     private readonly users: UserRepository,
+    private readonly direct: DirectConversationCache,
   ) {}
 
   async searchUsers(actor: Actor, query: string, limit = 20): Promise<UserSearchResult[]> {
@@ -109,7 +111,9 @@ export class ContactService {
 
   /** Ends a friendship for both. The conversation's history stays readable; new messages are refused. */
   async removeFriend(actor: Actor, friendId: string): Promise<void> {
-    if (!(await this.repo.removeFriendship(actor.userId, friendId))) throw new AppError('NOT_FRIENDS');
+    const { removed, conversationId } = await this.repo.removeFriendship(actor.userId, friendId);
+    if (!removed) throw new AppError('NOT_FRIENDS');
+    if (conversationId) this.direct.invalidate(conversationId);
     await this.platform.bus.publish({ kind: 'deliver', userIds: [actor.userId], frame: { type: 'contact.removed', userId: friendId } });
     await this.platform.bus.publish({ kind: 'deliver', userIds: [friendId], frame: { type: 'contact.removed', userId: actor.userId } });
   }
@@ -122,7 +126,8 @@ export class ContactService {
     if (targetId === actor.userId) throw new AppError('CANNOT_TARGET_SELF');
     const target = await this.users.findById(targetId);
     if (!target) throw new AppError('USER_NOT_FOUND');
-    const closed = await this.repo.block(actor.userId, targetId, this.platform.now());
+    const { closed, conversationId } = await this.repo.block(actor.userId, targetId, this.platform.now());
+    if (conversationId) this.direct.invalidate(conversationId);
     // Only the blocker's devices learn that the requests went away; the blocked user's list updates on reload.
     for (const row of closed) {
       const request = await this.toRequest(row);
@@ -131,7 +136,8 @@ export class ContactService {
   }
 
   async unblockUser(actor: Actor, targetId: string): Promise<void> {
-    await this.repo.unblock(actor.userId, targetId);
+    const conversationId = await this.repo.unblock(actor.userId, targetId);
+    if (conversationId) this.direct.invalidate(conversationId);
   }
 
   async listBlocks(actor: Actor): Promise<Block[]> {
@@ -145,6 +151,7 @@ export class ContactService {
     const accepted = await this.repo.acceptRequest(row, now);
     if (!accepted) throw new AppError('FRIEND_REQUEST_NOT_PENDING');
     const { conversationId } = accepted;
+    this.direct.invalidate(conversationId);
     const request = await this.toRequest({ ...row, status: 'accepted', pending_key: null, updated_at: now });
     await this.publishRequest(request);
     if (accepted.crossing) await this.publishRequest(await this.toRequest(accepted.crossing));

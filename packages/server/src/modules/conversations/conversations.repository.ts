@@ -4,6 +4,7 @@ import type { Database } from '../../platform/db/database.js';
 import { engineOf, supportsUpdateReturning } from '../../platform/db/dialects.js';
 import { inTransaction } from '../../platform/db/transaction.js';
 import type { DB, MessagesTable } from '../../platform/db/schema.js';
+import type { DirectState } from './direct.cache.js';
 
 export type MessageRow = Selectable<MessagesTable>;
 
@@ -49,26 +50,65 @@ export type WithinStore = (trx: Transaction<DB>, seq: number) => Promise<void>;
  * Assigns the conversation's next seq. The UPDATE takes the row's write lock, so concurrent senders queue on it
  * (PostgreSQL re-reads the committed row after the wait, InnoDB updates the latest version) and each reads back
  * its own value: one statement where the engine has UPDATE … RETURNING (SQLite, PostgreSQL), two on MySQL.
+ * The same statement reads (and, for a change of cached state, bumps) `state_version`.
  */
-async function bumpSeq(trx: Transaction<DB>, conversationId: string, now: number): Promise<number> {
+async function bumpSeq(trx: Transaction<DB>, conversationId: string, now: number, bumpVersion: boolean): Promise<{ seq: number; version: number }> {
   const bump = trx
     .updateTable('conversations')
-    .set((eb) => ({ last_seq: eb('last_seq', '+', 1), updated_at: now }))
+    .set((eb) => ({
+      last_seq: eb('last_seq', '+', 1),
+      updated_at: now,
+      ...(bumpVersion ? { state_version: eb('state_version', '+', 1) } : {}),
+    }))
     .where('id', '=', conversationId);
   if (supportsUpdateReturning(trx)) {
-    const row = await bump.returning('last_seq').executeTakeFirst();
+    const row = await bump.returning(['last_seq', 'state_version']).executeTakeFirst();
     if (!row) throw new Error(`conversation ${conversationId} vanished`);
-    return Number(row.last_seq);
+    return { seq: Number(row.last_seq), version: Number(row.state_version) };
   }
   const bumped = await bump.executeTakeFirst();
   if (Number(bumped.numUpdatedRows) !== 1) throw new Error(`conversation ${conversationId} vanished`);
-  const { last_seq } = await trx.selectFrom('conversations').select('last_seq').where('id', '=', conversationId).executeTakeFirstOrThrow();
-  return Number(last_seq);
+  const row = await trx.selectFrom('conversations').select(['last_seq', 'state_version']).where('id', '=', conversationId).executeTakeFirstOrThrow();
+  return { seq: Number(row.last_seq), version: Number(row.state_version) };
 }
 
-/** Bump the seq, insert the message, move the sender's read cursor, then `within`: one message's statements. */
-async function storeMessage(trx: Transaction<DB>, message: NewMessage, within?: WithinStore): Promise<number> {
-  const seq = await bumpSeq(trx, message.conversationId, message.createdAt);
+/** Bumps `state_version` inside a change's transaction (a change of cached state that stores no message). */
+export async function bumpStateVersion(trx: Kysely<DB> | Transaction<DB>, conversationId: string): Promise<void> {
+  await trx
+    .updateTable('conversations')
+    .set((eb) => ({ state_version: eb('state_version', '+', 1) }))
+    .where('id', '=', conversationId)
+    .execute();
+}
+
+/**
+ * The cached state a store was checked against is older than the conversation's (another node changed it):
+ * the transaction is rolled back with no seq used, and the caller reloads, re-checks and tries again.
+ */
+export class StaleStateError extends Error {
+  constructor(readonly conversationId: string) {
+    super(`cached state of ${conversationId} is stale`);
+  }
+}
+
+export interface AppendOptions {
+  within?: WithinStore | undefined;
+  /** The `state_version` the caller's checks ran against; a different one in the database is a StaleStateError. */
+  expectedVersion?: number | undefined;
+  /** This message records a change of cached state (a group system message): bump `state_version` with it. */
+  bumpVersion?: boolean | undefined;
+}
+
+/**
+ * Bump the seq (checking the state version the caller expects), insert the message, move the sender's read
+ * cursor, then `within`: one message's statements.
+ */
+async function storeMessage(trx: Transaction<DB>, message: NewMessage, options: AppendOptions): Promise<{ seq: number; version: number }> {
+  const { within, expectedVersion, bumpVersion = false } = options;
+  const { seq, version } = await bumpSeq(trx, message.conversationId, message.createdAt, bumpVersion);
+  if (expectedVersion !== undefined && expectedVersion !== (bumpVersion ? version - 1 : version)) {
+    throw new StaleStateError(message.conversationId);
+  }
   await trx
     .insertInto('messages')
     .values({
@@ -92,7 +132,7 @@ async function storeMessage(trx: Transaction<DB>, message: NewMessage, within?: 
     .execute();
   // Group membership changes and mentions commit with their message; throwing here rolls back the seq too.
   if (within) await within(trx, seq);
-  return seq;
+  return { seq, version };
 }
 
 /** Messages stored in one transaction at most (bounds the time one commit holds the database). */
@@ -100,8 +140,8 @@ const GROUP_COMMIT_MAX = 256;
 
 interface PendingAppend {
   message: NewMessage;
-  within: WithinStore | undefined;
-  resolve(seq: number): void;
+  options: AppendOptions;
+  resolve(stored: { seq: number; version: number }): void;
   reject(error: unknown): void;
 }
 
@@ -118,9 +158,9 @@ class GroupCommit {
 
   constructor(private readonly db: Database) {}
 
-  append(message: NewMessage, within: WithinStore | undefined): Promise<number> {
+  append(message: NewMessage, options: AppendOptions): Promise<{ seq: number; version: number }> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ message, within, resolve, reject });
+      this.queue.push({ message, options, resolve, reject });
       if (!this.draining) void this.drain();
     });
   }
@@ -137,18 +177,18 @@ class GroupCommit {
   private async commit(batch: PendingAppend[]): Promise<void> {
     if (batch.length === 1) {
       const [only] = batch as [PendingAppend];
-      await this.db.transaction().execute((trx) => storeMessage(trx, only.message, only.within)).then(only.resolve, only.reject);
+      await this.db.transaction().execute((trx) => storeMessage(trx, only.message, only.options)).then(only.resolve, only.reject);
       return;
     }
-    const outcomes: ({ seq: number } | { error: unknown })[] = [];
+    const outcomes: ({ stored: { seq: number; version: number } } | { error: unknown })[] = [];
     try {
       await this.db.transaction().execute(async (trx) => {
         for (const item of batch) {
           await sql`savepoint one_message`.execute(trx);
           try {
-            const seq = await storeMessage(trx, item.message, item.within);
+            const stored = await storeMessage(trx, item.message, item.options);
             await sql`release one_message`.execute(trx);
-            outcomes.push({ seq });
+            outcomes.push({ stored });
           } catch (error) {
             await sql`rollback to one_message`.execute(trx);
             await sql`release one_message`.execute(trx);
@@ -162,7 +202,7 @@ class GroupCommit {
     }
     batch.forEach((item, i) => {
       const outcome = outcomes[i]!;
-      if ('seq' in outcome) item.resolve(outcome.seq);
+      if ('stored' in outcome) item.resolve(outcome.stored);
       else item.reject(outcome.error);
     });
   }
@@ -182,6 +222,41 @@ export class ConversationRepository {
     return this.db.selectFrom('conversations').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
+  /** A one-to-one conversation's participants, blocks and friendship, for DirectConversationCache. */
+  async loadDirectState(conversationId: string): Promise<DirectState | null> {
+    // The version first: a change committed while the rows are read makes the entry look older, never newer.
+    const conversation = await this.db
+      .selectFrom('conversations')
+      .select(['kind', 'state_version'])
+      .where('id', '=', conversationId)
+      .executeTakeFirst();
+    if (!conversation || conversation.kind !== 'direct') return null;
+    const members = await this.db.selectFrom('conversation_members').select('user_id').where('conversation_id', '=', conversationId).execute();
+    if (members.length !== 2) return null;
+    const [a, b] = [members[0]!.user_id, members[1]!.user_id];
+    const [blocks, friendship] = await Promise.all([
+      this.db
+        .selectFrom('blocks')
+        .select(['blocker_id', 'blocked_id'])
+        .where((eb) => eb.or([eb.and([eb('blocker_id', '=', a), eb('blocked_id', '=', b)]), eb.and([eb('blocker_id', '=', b), eb('blocked_id', '=', a)])]))
+        .execute(),
+      this.db.selectFrom('friendships').select('user_id').where('user_id', '=', a).where('friend_id', '=', b).executeTakeFirst(),
+    ]);
+    return {
+      conversationId,
+      version: Number(conversation.state_version),
+      memberIds: [a, b],
+      blocks: new Set(blocks.map((r) => `${r.blocker_id}:${r.blocked_id}`)),
+      friends: friendship !== undefined,
+    };
+  }
+
+  /** Read before the rows a cache entry holds, so a change committed in between makes the entry look older. */
+  async stateVersion(conversationId: string): Promise<number | null> {
+    const row = await this.db.selectFrom('conversations').select('state_version').where('id', '=', conversationId).executeTakeFirst();
+    return row ? Number(row.state_version) : null;
+  }
+
   /** One member row (current or departed): the group paths read only the viewer's own row. */
   member(conversationId: string, userId: string) {
     return this.db
@@ -198,18 +273,6 @@ export class ConversationRepository {
       .select(['user_id', 'read_seq', 'role', 'muted_until', 'left_at', 'left_reason', 'visible_from_seq', 'visible_until_seq'])
       .where('conversation_id', '=', conversationId)
       .execute();
-  }
-
-  /** The member ids of a direct conversation (empty when there is no such direct conversation). */
-  async directMembers(conversationId: string): Promise<string[]> {
-    const rows = await this.db
-      .selectFrom('conversation_members as m')
-      .innerJoin('conversations as c', 'c.id', 'm.conversation_id')
-      .select('m.user_id')
-      .where('m.conversation_id', '=', conversationId)
-      .where('c.kind', '=', 'direct')
-      .execute();
-    return rows.map((row) => row.user_id);
   }
 
   /** The user's memberships with each conversation's state, newest activity first. */
@@ -244,12 +307,13 @@ export class ConversationRepository {
   /**
    * Stores a message under the conversation's next seq, in one transaction: bump the counter, insert the row,
    * move the sender's own read cursor. The counter lives in the database row, so a seq is never assigned twice
-   * and never skipped, across restarts and crashes (design notes §3). On SQLite, sends that arrive while a commit
+   * and never skipped, across restarts and crashes (design notes §3). Refuses (StaleStateError) when the
+   * conversation's state_version is not the one the caller checked against. On SQLite, sends that arrive while a commit
    * is running share the next transaction (see GroupCommit); each still resolves only after its commit.
    */
-  appendMessage(message: NewMessage, within?: WithinStore): Promise<number> {
-    if (this.groupCommit) return this.groupCommit.append(message, within);
-    return inTransaction(this.db, (trx) => storeMessage(trx, message, within));
+  appendMessage(message: NewMessage, options: AppendOptions = {}): Promise<{ seq: number; version: number }> {
+    if (this.groupCommit) return this.groupCommit.append(message, options);
+    return inTransaction(this.db, (trx) => storeMessage(trx, message, options));
   }
 
   /** Messages with after < seq < before, oldest first, at most `limit` from the `from` end. */

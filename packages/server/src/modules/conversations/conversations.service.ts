@@ -14,14 +14,14 @@ import {
 import type { Actor, Platform } from '../../context.js';
 import { AppError } from '../../errors.js';
 import { isUniqueViolation } from '../../platform/db/errors.js';
-import { checkCanInteract } from '../contacts/contacts.policy.js';
 import type { ContactRepository } from '../contacts/contacts.repository.js';
 import { toUserPublic } from '../users/users.mapper.js';
 import type { UserRepository } from '../users/users.repository.js';
-import { DirectMembersCache } from './conversations.cache.js';
 import { toMessage } from './conversations.mapper.js';
 import { checkMember, peerOf, visibleRange, type Membership } from './conversations.policy.js';
-import type { ConversationRepository, MessageRow, WithinStore } from './conversations.repository.js';
+import { type AppendOptions, type ConversationRepository, type MessageRow, type WithinStore } from './conversations.repository.js';
+import { checkCanSendDirect, type DirectConversationCache } from './direct.cache.js';
+import { confirmed, withFreshState } from './fresh-state.js';
 import type { GroupMembershipCache } from '../groups/groups.cache.js';
 import { checkActiveMember, checkCanPost } from '../groups/groups.policy.js';
 import type { GroupRepository } from '../groups/groups.repository.js';
@@ -42,12 +42,9 @@ export class ConversationService {
     private readonly users: UserRepository,
     private readonly groups: GroupMembershipCache,
     private readonly groupRepo: GroupRepository,
+    private readonly direct: DirectConversationCache,
     private readonly attachments: AttachmentPreparer,
-  ) {
-    this.directMembers = new DirectMembersCache(repo);
-  }
-
-  private readonly directMembers: DirectMembersCache;
+  ) {}
 
   async listConversations(actor: Actor): Promise<ConversationSummary[]> {
     const rows = await this.repo.listForUser(actor.userId);
@@ -108,20 +105,24 @@ export class ConversationService {
       if (textError) throw new AppError(textError);
     }
     const isGroup = (await this.groups.kindOf(conversationId)) === 'group';
-    const members = isGroup ? null : await this.directMembers.get(conversationId);
-    // Not in it answers like a conversation that does not exist (BR-19).
-    if (!isGroup && !members?.includes(actor.userId)) throw new AppError('CONVERSATION_NOT_FOUND');
+    // Members, blocks and friendship come from the cache; the storing transaction refuses a stale entry.
+    if (!isGroup) await confirmed(conversationId, this.direct, (state) => checkCanSendDirect(state, actor.userId));
     // The file is checked once the conversation is known to be the sender's (no probing of file ids through it).
     if (input.kind !== 'text') prepared = await this.attachments.prepareAttachment(actor, input, conversationId);
     if (isGroup) return this.sendGroupMessage(actor, conversationId, input, contentHash, prepared);
-    await this.checkCanSend(actor, members![0] === actor.userId ? members![1]! : members![0]!);
-    const decision = await this.platform.limiter.consume(`send:${actor.userId}`, this.platform.config.limits.sendPerUser);
-    if (!decision.allowed) throw new AppError('RATE_LIMITED', { retryAfterMs: decision.retryAfterMs });
+    await this.checkSendRate(actor);
 
-    let message: Message;
+    let stored: { message: Message; audience: string[] };
     try {
-      const content = input.kind === 'text' ? { kind: 'text', text: input.text } : prepared.content;
-      message = await this.store(conversationId, actor.userId, input.clientMsgId, content, contentHash, prepared.attach);
+      stored = await withFreshState(conversationId, this.direct, async (state) => {
+        checkCanSendDirect(state, actor.userId);
+        const content = input.kind === 'text' ? { kind: 'text', text: input.text } : prepared.content;
+        const { message } = await this.store(conversationId, actor.userId, input.clientMsgId, content, contentHash, {
+          expectedVersion: state!.version,
+          ...(prepared.attach ? { within: prepared.attach } : {}),
+        });
+        return { message, audience: [...state!.memberIds] };
+      });
     } catch (error) {
       // Two copies of the same send raced; the loser answers with the winner's message.
       if (!isUniqueViolation(error)) throw error;
@@ -129,15 +130,21 @@ export class ConversationService {
       if (!winner) throw error;
       return this.replay(winner, contentHash);
     }
-    await this.deliver([...members!], message, actor.connectionId);
-    return { message, duplicate: false };
+    await this.deliver(stored.audience, stored.message, actor.connectionId);
+    return { message: stored.message, duplicate: false };
+  }
+
+  private async checkSendRate(actor: Actor): Promise<void> {
+    const decision = await this.platform.limiter.consume(`send:${actor.userId}`, this.platform.config.limits.sendPerUser);
+    if (!decision.allowed) throw new AppError('RATE_LIMITED', { retryAfterMs: decision.retryAfterMs });
   }
 
   /**
    * The group branch of the pipeline. Membership comes from the in-memory cache (no database read on the hot
    * path); the check and the store run under the group's lock, so a concurrent removal either comes after the
-   * message (which the removed member then still receives) or before it (the send is refused). The storing
-   * transaction re-checks membership for cluster mode, and records mentions with the message.
+   * message (which the removed member then still receives) or before it (the send is refused). Across nodes,
+   * the storing transaction refuses a state older than the group's (the checks then run again on a fresh load,
+   * so the audience is the membership at commit), re-checks the sender's member row, and records mentions.
    */
   private async sendGroupMessage(
     actor: Actor,
@@ -147,26 +154,29 @@ export class ConversationService {
     prepared: { content: ServerMessageContent; attach?: WithinStore },
   ): Promise<SendMessageResponse> {
     const mentionAll = input.kind === 'text' && input.mentionAll === true;
-    checkCanPost(await this.groups.get(conversationId), actor.userId, this.platform.now(), mentionAll);
-    const decision = await this.platform.limiter.consume(`send:${actor.userId}`, this.platform.config.limits.sendPerUser);
-    if (!decision.allowed) throw new AppError('RATE_LIMITED', { retryAfterMs: decision.retryAfterMs });
+    await confirmed(conversationId, this.groups, (state) => checkCanPost(state, actor.userId, this.platform.now(), mentionAll));
+    await this.checkSendRate(actor);
     let stored: { message: Message; audience: string[] };
     try {
-      stored = await this.groups.withLock(conversationId, async () => {
-        const state = await this.groups.get(conversationId);
-        checkCanPost(state, actor.userId, this.platform.now(), mentionAll);
-        const mentions = input.kind === 'text' ? [...new Set(input.mentions ?? [])].filter((id) => id !== actor.userId && state!.members.has(id)) : [];
-        const content =
-          input.kind === 'text'
-            ? { kind: 'text', text: input.text, ...(mentions.length > 0 ? { mentions } : {}), ...(mentionAll ? { mentionAll } : {}) }
-            : prepared.content;
-        const message = await this.store(conversationId, actor.userId, input.clientMsgId, content, contentHash, async (trx, seq) => {
-          if (!(await this.groupRepo.isActiveMember(trx, conversationId, actor.userId))) throw new AppError('NOT_MEMBER');
-          await this.groupRepo.insertMentions(trx, conversationId, seq, mentionAll ? ['*'] : mentions);
-          if (prepared.attach) await prepared.attach(trx, seq);
-        });
-        return { message, audience: state!.audience };
-      });
+      stored = await this.groups.withLock(conversationId, () =>
+        withFreshState(conversationId, this.groups, async (state) => {
+          checkCanPost(state, actor.userId, this.platform.now(), mentionAll);
+          const mentions = input.kind === 'text' ? [...new Set(input.mentions ?? [])].filter((id) => id !== actor.userId && state!.members.has(id)) : [];
+          const content =
+            input.kind === 'text'
+              ? { kind: 'text', text: input.text, ...(mentions.length > 0 ? { mentions } : {}), ...(mentionAll ? { mentionAll } : {}) }
+              : prepared.content;
+          const { message } = await this.store(conversationId, actor.userId, input.clientMsgId, content, contentHash, {
+            expectedVersion: state!.version,
+            within: async (trx, seq) => {
+              if (!(await this.groupRepo.isActiveMember(trx, conversationId, actor.userId))) throw new AppError('NOT_MEMBER');
+              await this.groupRepo.insertMentions(trx, conversationId, seq, mentionAll ? ['*'] : mentions);
+              if (prepared.attach) await prepared.attach(trx, seq);
+            },
+          });
+          return { message, audience: state!.audience };
+        }),
+      );
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
       const winner = await this.repo.findMessageByClientId(actor.userId, input.clientMsgId);
@@ -179,20 +189,28 @@ export class ConversationService {
 
   /**
    * Stores a server-written message while the caller holds the group's lock, running `within` in the storing
-   * transaction (a membership change that must commit with its system message). Returns the message and the
-   * audience after the change, plus `alsoTo` (e.g. the member just removed, who is told by this message).
+   * transaction (a membership change that must commit with its system message). The change was checked against
+   * the state of `expectedVersion` (StaleStateError when another node changed the group since) and bumps the
+   * version. Returns the message, the audience after the change plus `alsoTo` (e.g. the member just removed,
+   * who is told by this message), and the new version.
    */
   async storeServerMessage(
     conversationId: string,
     senderId: string,
     content: ServerMessageContent,
-    within?: WithinStore,
-    alsoTo: string[] = [],
-  ): Promise<{ message: Message; audience: string[] }> {
-    const message = await this.store(conversationId, senderId, `srv:${randomUUID()}`, content, hashContent(conversationId, content), within);
+    within: WithinStore | undefined,
+    alsoTo: string[],
+    expectedVersion: number | undefined,
+  ): Promise<{ message: Message; audience: string[]; version: number }> {
+    const clientMsgId = `srv:${randomUUID()}`;
+    const { message, version } = await this.store(conversationId, senderId, clientMsgId, content, hashContent(conversationId, content), {
+      within,
+      expectedVersion,
+      bumpVersion: true,
+    });
     this.groups.invalidate(conversationId);
     const state = await this.groups.get(conversationId);
-    return { message, audience: [...new Set([...(state?.audience ?? []), ...alsoTo])] };
+    return { message, audience: [...new Set([...(state?.audience ?? []), ...alsoTo])], version };
   }
 
   /** After commit: one frame, serialized once by the gateway, to every device of `userIds`. */
@@ -212,14 +230,14 @@ export class ConversationService {
    */
   async postServerMessage(conversationId: string, senderId: string, content: ServerMessageContent): Promise<Message> {
     if ((await this.groups.kindOf(conversationId)) === 'group') {
-      const { message, audience } = await this.groups.withLock(conversationId, () => this.storeServerMessage(conversationId, senderId, content));
+      const { message, audience } = await this.groups.withLock(conversationId, () => this.storeServerMessage(conversationId, senderId, content, undefined, [], undefined));
       await this.deliver(audience, message);
       return message;
     }
     const [conversation, members] = await Promise.all([this.repo.findConversation(conversationId), this.repo.members(conversationId)]);
     if (!conversation) throw new AppError('CONVERSATION_NOT_FOUND');
     const clientMsgId = `srv:${randomUUID()}`;
-    const message = await this.store(conversationId, senderId, clientMsgId, content, hashContent(conversationId, content));
+    const { message } = await this.store(conversationId, senderId, clientMsgId, content, hashContent(conversationId, content));
     await this.platform.bus.publish({
       kind: 'deliver',
       userIds: members.map((m) => m.user_id),
@@ -235,8 +253,8 @@ export class ConversationService {
     clientMsgId: string,
     content: { kind: string; text?: string } & Record<string, unknown>,
     contentHash: string,
-    within?: WithinStore,
-  ): Promise<Message> {
+    options: AppendOptions = {},
+  ): Promise<{ message: Message; version: number }> {
     const { kind, text, ...fields } = content;
     const hasFields = Object.keys(fields).length > 0;
     const row = {
@@ -250,8 +268,8 @@ export class ConversationService {
       contentHash,
       createdAt: this.platform.now(),
     };
-    const seq = await this.repo.appendMessage(row, within);
-    return toMessage({
+    const { seq, version } = await this.repo.appendMessage(row, options);
+    const message = toMessage({
       conversation_id: conversationId,
       seq,
       id: row.id,
@@ -263,6 +281,7 @@ export class ConversationService {
       content_hash: contentHash,
       created_at: row.createdAt,
     });
+    return { message, version };
   }
 
   /** Moves the actor's read cursor forward; their other devices and the peer (read receipt) are told. */
@@ -314,11 +333,14 @@ export class ConversationService {
       });
       return;
     }
-    const membership = await this.membership(actor, conversationId);
-    const peerId = peerOf(membership, actor.userId);
-    const blocks = await this.contacts.blockState(actor.userId, peerId);
-    if (blocks.blockedThem || blocks.blockedByThem) return;
-    if (!(await this.contacts.findFriendship(actor.userId, peerId))) return;
+    const state = await this.direct.get(conversationId);
+    if (!state?.memberIds.includes(actor.userId)) throw new AppError('CONVERSATION_NOT_FOUND');
+    let peerId: string;
+    try {
+      peerId = checkCanSendDirect(state, actor.userId);
+    } catch {
+      return; // a block either way, or no longer friends: dropped without a word
+    }
     await this.platform.bus.publish({
       kind: 'deliver',
       userIds: [peerId],
@@ -344,12 +366,6 @@ export class ConversationService {
       })),
       actor.userId,
     );
-  }
-
-  /** One-to-one: only friends, and no block either way. */
-  private async checkCanSend(actor: Actor, peerId: string): Promise<void> {
-    checkCanInteract(await this.contacts.blockState(actor.userId, peerId));
-    if (!(await this.contacts.findFriendship(actor.userId, peerId))) throw new AppError('NOT_FRIENDS');
   }
 
   private replay(existing: MessageRow, contentHash: string): SendMessageResponse {

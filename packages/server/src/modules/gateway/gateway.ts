@@ -31,8 +31,6 @@ export class Gateway {
   private readonly connections = new Map<string, Connection>();
   private readonly byUser = new Map<string, Set<Connection>>();
   private readonly bySession = new Map<string, Set<Connection>>();
-  /** Open sockets per client address (entries removed at zero). */
-  private readonly socketsPerIp = new Map<string, number>();
   private readonly dispatcher: FrameDispatcher;
   private heartbeat: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
@@ -61,7 +59,7 @@ export class Gateway {
       connections: this.connections.size,
       users: this.byUser.size,
       sessions: this.bySession.size,
-      addresses: this.socketsPerIp.size,
+      addresses: this.platform.limiter.slotKeys,
     };
   }
 
@@ -97,23 +95,29 @@ export class Gateway {
       return;
     }
     // One address may hold only so many sockets, authenticated or not, so it cannot use up the process's
-    // file descriptors by itself.
+    // file descriptors by itself (counted over every node in cluster mode).
     const ip = clientAddress(request, this.platform.config.trustProxy);
-    if ((this.socketsPerIp.get(ip) ?? 0) >= this.platform.config.wsMaxPerIp) {
-      rejectUpgrade(socket, 429, 'Too Many Requests');
-      return;
-    }
-    this.socketsPerIp.set(ip, (this.socketsPerIp.get(ip) ?? 0) + 1);
-    let counted = true;
-    const release = () => {
-      if (!counted) return;
-      counted = false;
-      const left = (this.socketsPerIp.get(ip) ?? 1) - 1;
-      if (left > 0) this.socketsPerIp.set(ip, left);
-      else this.socketsPerIp.delete(ip);
-    };
-    socket.once('close', release);
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws));
+    let gone = false;
+    socket.once('close', () => (gone = true));
+    this.platform.limiter.acquireSlot(`ws-ip:${ip}`, this.platform.config.wsMaxPerIp).then(
+      (release) => {
+        if (!release) {
+          rejectUpgrade(socket, 429, 'Too Many Requests');
+          return;
+        }
+        if (gone || this.closing) {
+          release();
+          if (!gone) rejectUpgrade(socket, 503, 'Service Unavailable');
+          return;
+        }
+        socket.once('close', release);
+        this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws));
+      },
+      (error: unknown) => {
+        this.platform.log.error({ err: error }, 'socket slot check failed');
+        rejectUpgrade(socket, 503, 'Service Unavailable');
+      },
+    );
   }
 
   private accept(ws: WebSocket): void {

@@ -1,4 +1,6 @@
 import type { GroupRole } from '@kkchat/protocol';
+import type { InvalidationChannel } from '../../platform/cache/invalidation.js';
+import { LocalCache } from '../../platform/cache/local-cache.js';
 import type { GroupRepository } from './groups.repository.js';
 
 export interface GroupMemberState {
@@ -9,6 +11,8 @@ export interface GroupMemberState {
 /** What the send path needs about a group, kept in memory (issue 3: membership lookups off the database). */
 export interface GroupState {
   conversationId: string;
+  /** conversations.state_version when this was loaded: stores are checked against it (migration 0006). */
+  version: number;
   ownerId: string;
   mutedAll: boolean;
   dismissed: boolean;
@@ -27,19 +31,27 @@ const MAX_KINDS = 100_000;
 const MAX_GROUPS = 10_000;
 
 /**
- * Group membership cached per process, invalidated on every change, plus a per-group lock. Every membership
- * change and every group send runs under the group's lock: a send checks membership and stores its message,
- * a change stores its system message and edits membership, one at a time. So a message is either stored
- * before a removal (and fanned out to the members of that moment) or refused after it, never half-delivered
- * (issue 3 races). The lock covers only check + one transaction; fan-out happens after it is released.
- * In cluster mode the storing transaction re-checks the sender's membership in the database as well.
+ * Group membership cached per process, invalidated on every change (here and, through the invalidation
+ * channel, on every other node), plus a per-group lock. Every membership change and every group send runs
+ * under the group's lock: a send checks membership and stores its message, a change stores its system message
+ * and edits membership, one at a time. So a message is either stored before a removal (and fanned out to the
+ * members of that moment) or refused after it, never half-delivered (issue 3 races). The lock covers only
+ * check + one transaction; fan-out happens after it is released. Across nodes the lock does not reach, so
+ * every store is checked against the state's version in its transaction (a stale entry is reloaded and the
+ * checks run again), and the group send re-checks the sender's member row there as well.
  */
 export class GroupMembershipCache {
   private readonly kinds = new Map<string, string>();
-  private readonly states = new Map<string, Promise<GroupState | null>>();
+  private readonly states: LocalCache<GroupState | null>;
   private readonly locks = new Map<string, Promise<unknown>>();
 
-  constructor(private readonly repo: GroupRepository) {}
+  constructor(
+    private readonly repo: GroupRepository,
+    channel: InvalidationChannel,
+    now: () => number = Date.now,
+  ) {
+    this.states = new LocalCache('group', (id) => repo.loadState(id), channel, MAX_GROUPS, now);
+  }
 
   /** The conversation's kind ('direct' | 'group'), or null when there is no such conversation. */
   async kindOf(conversationId: string): Promise<string | null> {
@@ -54,19 +66,17 @@ export class GroupMembershipCache {
   }
 
   get(conversationId: string): Promise<GroupState | null> {
-    let state = this.states.get(conversationId);
-    if (!state) {
-      state = this.repo.loadState(conversationId);
-      if (this.states.size >= MAX_GROUPS) this.states.delete(this.states.keys().next().value as string);
-      this.states.set(conversationId, state);
-      // A failed load is not cached.
-      state.catch(() => this.states.get(conversationId) === state && this.states.delete(conversationId));
-    }
-    return state;
+    return this.states.get(conversationId);
   }
 
+  /** The group changed on this node: drop it here and on the other nodes. */
   invalidate(conversationId: string): void {
-    this.states.delete(conversationId);
+    this.states.invalidate(conversationId);
+  }
+
+  /** Drops the entry here only (a store found it stale; the node that changed it has told the others). */
+  forget(conversationId: string): void {
+    this.states.forget(conversationId);
   }
 
   /** Runs `task` after every earlier task of this group has finished; tasks of different groups run freely. */

@@ -4,6 +4,7 @@ import type { Database } from '../../platform/db/database.js';
 import { inTransaction } from '../../platform/db/transaction.js';
 import type { DB, GroupsTable } from '../../platform/db/schema.js';
 import type { GroupState } from './groups.cache.js';
+import { bumpStateVersion } from '../conversations/conversations.repository.js';
 
 export type GroupRow = Selectable<GroupsTable>;
 export type Trx = Kysely<DB> | Transaction<DB>;
@@ -22,6 +23,9 @@ export class GroupRepository {
   }
 
   async loadState(conversationId: string): Promise<GroupState | null> {
+    // The version first: a change committed while the rows are read makes the state look older, never newer.
+    const versionRow = await this.db.selectFrom('conversations').select('state_version').where('id', '=', conversationId).executeTakeFirst();
+    if (!versionRow) return null;
     const [group, rows] = await Promise.all([
       this.findGroup(conversationId),
       this.db
@@ -33,6 +37,7 @@ export class GroupRepository {
     if (!group) return null;
     const state: GroupState = {
       conversationId,
+      version: Number(versionRow.state_version),
       ownerId: group.owner_id,
       mutedAll: Number(group.muted_all) === 1,
       dismissed: group.dismissed_at !== null,
@@ -170,6 +175,14 @@ export class GroupRepository {
 
   async setMute(trx: Trx, conversationId: string, userId: string, mutedUntil: number | null): Promise<void> {
     await trx.updateTable('conversation_members').set({ muted_until: mutedUntil }).where('conversation_id', '=', conversationId).where('user_id', '=', userId).execute();
+  }
+
+  /** A settings change that records no message (the member limit): the row and the state version together. */
+  async updateSettingsOnly(conversationId: string, changes: Partial<Omit<GroupRow, 'conversation_id'>>, now: number): Promise<void> {
+    await inTransaction(this.db, async (trx) => {
+      await bumpStateVersion(trx, conversationId);
+      await this.updateGroup(trx, conversationId, changes, now);
+    });
   }
 
   async updateGroup(trx: Trx, conversationId: string, changes: Partial<Omit<GroupRow, 'conversation_id'>>, now: number): Promise<void> {

@@ -20,6 +20,7 @@ import { isUniqueViolation } from '../../platform/db/errors.js';
 import { checkCanInteract } from '../contacts/contacts.policy.js';
 import type { ContactRepository } from '../contacts/contacts.repository.js';
 import type { WithinStore } from '../conversations/conversations.repository.js';
+import { withFreshState } from '../conversations/fresh-state.js';
 import type { ConversationService } from '../conversations/conversations.service.js';
 import { toUserPublic } from '../users/users.mapper.js';
 import type { AvatarFiles } from '../users/users.service.js';
@@ -66,8 +67,8 @@ export class GroupService {
       memberIds,
       now: this.platform.now(),
     });
-    await this.commit(id, actor.userId, () =>
-      this.record(id, actor.userId, { event: { type: 'group_created', actorId: actor.userId, value: name, userIds: memberIds } }),
+    await this.commit(id, actor.userId, (state) =>
+      this.record(id, actor.userId, state, { event: { type: 'group_created', actorId: actor.userId, value: name, userIds: memberIds } }),
     );
     return this.conversations.getConversation(actor, id);
   }
@@ -100,18 +101,21 @@ export class GroupService {
       if (changes.avatar !== undefined && group.avatar) released.push(group.avatar);
       const now = this.platform.now();
       if (events.length === 0) {
-        await this.repo.updateGroup(this.platform.db, conversationId, changes, now);
+        await this.repo.updateSettingsOnly(conversationId, changes, now);
         this.cache.invalidate(conversationId);
         return { messages: [], audience: state!.audience };
       }
-      // One system message per changed setting; the rows change with the first.
+      // One system message per changed setting; the rows change with the first. Each store bumps the version,
+      // so the next one expects the version the previous one left.
       const messages: Message[] = [];
       let audience: string[] = [];
+      let version = state!.version;
       for (const [index, event] of events.entries()) {
         const within: WithinStore | undefined = index === 0 ? (trx) => this.repo.updateGroup(trx, conversationId, changes, now) : undefined;
-        const stored = await this.conversations.storeServerMessage(conversationId, actor.userId, { kind: 'system', event }, within);
+        const stored = await this.conversations.storeServerMessage(conversationId, actor.userId, { kind: 'system', event }, within, [], version);
         messages.push(stored.message);
         audience = stored.audience;
+        version = stored.version;
       }
       return { messages, audience };
     });
@@ -123,6 +127,9 @@ export class GroupService {
   async listMembers(actor: Actor, conversationId: string): Promise<GroupMember[]> {
     checkActiveMember(await this.cache.get(conversationId), actor.userId);
     const rows = await this.repo.activeMembers(conversationId);
+    // The rows are the truth: a cached state another node has just changed must not show the list to someone
+    // removed there.
+    if (!rows.some((row) => row.user_id === actor.userId)) throw new AppError('NOT_MEMBER');
     const ids = rows.map((r) => r.user_id);
     const [users, online, lastSeen, blockedMe] = await Promise.all([
       this.users.findPublicByIds(ids),
@@ -181,7 +188,7 @@ export class GroupService {
       checkAllowed(me, 'remove_member');
       if (userId === actor.userId) throw new AppError('CANNOT_TARGET_SELF');
       checkOutranks(me, checkTarget(state!, userId));
-      return this.record(conversationId, actor.userId, {
+      return this.record(conversationId, actor.userId, state, {
         event: { type: 'member_removed', actorId: actor.userId, userIds: [userId] },
         within: (trx, seq) => this.repo.depart(trx, conversationId, [userId], 'removed', seq, this.platform.now()),
         alsoTo: [userId],
@@ -194,7 +201,7 @@ export class GroupService {
     await this.commit(conversationId, actor.userId, async (state) => {
       const me = checkActiveMember(state, actor.userId);
       if (me.role === 'owner') throw new AppError('GROUP_OWNER_CANNOT_LEAVE');
-      return this.record(conversationId, actor.userId, {
+      return this.record(conversationId, actor.userId, state, {
         event: { type: 'member_left', actorId: actor.userId, userIds: [actor.userId] },
         within: (trx, seq) => this.repo.depart(trx, conversationId, [actor.userId], 'left', seq, this.platform.now()),
         alsoTo: [actor.userId],
@@ -209,7 +216,7 @@ export class GroupService {
     await this.commit(conversationId, actor.userId, async (state) => {
       checkAllowed(checkActiveMember(state, actor.userId), 'dismiss');
       audience = state!.audience;
-      return this.record(conversationId, actor.userId, {
+      return this.record(conversationId, actor.userId, state, {
         event: { type: 'group_dismissed', actorId: actor.userId },
         within: async (trx, seq) => {
           await this.repo.depart(trx, conversationId, 'all', 'dismissed', seq, this.platform.now());
@@ -227,7 +234,7 @@ export class GroupService {
       const target = checkTarget(state!, userId);
       if (target.role === 'owner') throw new AppError('GROUP_PERMISSION_DENIED');
       if (target.role === role) return null;
-      return this.record(conversationId, actor.userId, {
+      return this.record(conversationId, actor.userId, state, {
         event: { type: 'role_changed', actorId: actor.userId, userIds: [userId], role },
         within: (trx) => this.repo.setRole(trx, conversationId, userId, role),
       });
@@ -240,7 +247,7 @@ export class GroupService {
       checkAllowed(checkActiveMember(state, actor.userId), 'transfer');
       if (userId === actor.userId) throw new AppError('CANNOT_TARGET_SELF');
       checkTarget(state!, userId);
-      return this.record(conversationId, actor.userId, {
+      return this.record(conversationId, actor.userId, state, {
         event: { type: 'owner_changed', actorId: actor.userId, userIds: [userId], role: 'owner' },
         within: async (trx) => {
           await this.repo.setRole(trx, conversationId, userId, 'owner');
@@ -257,7 +264,7 @@ export class GroupService {
       checkAllowed(me, 'mute_member');
       checkOutranks(me, checkTarget(state!, userId));
       const until = mutedUntil !== null && mutedUntil > this.platform.now() ? mutedUntil : null;
-      return this.record(conversationId, actor.userId, {
+      return this.record(conversationId, actor.userId, state, {
         event: { type: 'member_muted', actorId: actor.userId, userIds: [userId], mutedUntil: until },
         within: (trx) => this.repo.setMute(trx, conversationId, userId, until),
       });
@@ -265,21 +272,21 @@ export class GroupService {
   }
 
   async getInviteLink(actor: Actor, conversationId: string): Promise<GroupInviteLink | null> {
-    checkAllowed(checkActiveMember(await this.cache.get(conversationId), actor.userId), 'manage_invite_link');
+    checkAllowed(checkActiveMember(await this.repo.loadState(conversationId), actor.userId), 'manage_invite_link');
     const group = (await this.repo.findGroup(conversationId))!;
     return group.invite_code ? { code: group.invite_code, createdAt: Number(group.invite_created_at) } : null;
   }
 
   /** A new link replaces (and so revokes) the previous one. */
   async createInviteLink(actor: Actor, conversationId: string): Promise<GroupInviteLink> {
-    checkAllowed(checkActiveMember(await this.cache.get(conversationId), actor.userId), 'manage_invite_link');
+    checkAllowed(checkActiveMember(await this.repo.loadState(conversationId), actor.userId), 'manage_invite_link');
     const code = randomBytes(12).toString('base64url');
     await this.repo.setInviteCode(conversationId, code, this.platform.now());
     return { code, createdAt: this.platform.now() };
   }
 
   async revokeInviteLink(actor: Actor, conversationId: string): Promise<void> {
-    checkAllowed(checkActiveMember(await this.cache.get(conversationId), actor.userId), 'manage_invite_link');
+    checkAllowed(checkActiveMember(await this.repo.loadState(conversationId), actor.userId), 'manage_invite_link');
     await this.repo.setInviteCode(conversationId, null, this.platform.now());
   }
 
@@ -322,7 +329,7 @@ export class GroupService {
   }
 
   async listRequests(actor: Actor, conversationId: string): Promise<GroupJoinRequest[]> {
-    checkAllowed(checkActiveMember(await this.cache.get(conversationId), actor.userId), 'review_requests');
+    checkAllowed(checkActiveMember(await this.repo.loadState(conversationId), actor.userId), 'review_requests');
     const rows = await this.repo.pendingRequests(conversationId);
     const users = new Map((await this.users.findPublicByIds(rows.map((r) => r.user_id))).map((u) => [u.id, u]));
     return rows.flatMap((row) => {
@@ -368,20 +375,24 @@ export class GroupService {
     change: (state: GroupState | null) => Promise<{ messages: Message[]; audience: string[] } | null>,
   ): Promise<void> {
     if ((await this.cache.kindOf(conversationId)) !== 'group') throw new AppError('CONVERSATION_NOT_FOUND');
-    const result = await this.cache.withLock(conversationId, async () => change(await this.cache.get(conversationId)));
+    // A change checked against a state another node has changed since is refused by its store (StaleStateError):
+    // it runs again, authorized on the fresh state.
+    const result = await this.cache.withLock(conversationId, () => withFreshState(conversationId, this.cache, change));
     if (!result) return;
     for (const message of result.messages) await this.conversations.deliver(result.audience, message);
     await this.platform.bus.publish({ kind: 'deliver', userIds: result.audience, frame: { type: 'group.updated', conversationId } });
     void actorId;
   }
 
-  private async record(conversationId: string, actorId: string, change: Change): Promise<{ messages: Message[]; audience: string[] }> {
+  /** Stores the change's system message, checked against the `state` the change was authorized on. */
+  private async record(conversationId: string, actorId: string, state: GroupState | null, change: Change): Promise<{ messages: Message[]; audience: string[] }> {
     const { message, audience } = await this.conversations.storeServerMessage(
       conversationId,
       actorId,
       { kind: 'system', event: change.event },
       change.within,
-      change.alsoTo,
+      change.alsoTo ?? [],
+      state?.version,
     );
     return { messages: [message], audience };
   }
@@ -389,7 +400,7 @@ export class GroupService {
   /** member_joined for `userIds`, with the member limit checked in the same transaction (GROUP_FULL). */
   private admit(conversationId: string, actorId: string, userIds: string[], state: GroupState) {
     if (state.members.size + userIds.length > state.memberLimit) throw new AppError('GROUP_FULL');
-    return this.record(conversationId, actorId, {
+    return this.record(conversationId, actorId, state, {
       event: { type: 'member_joined', actorId, userIds },
       within: async (trx, seq) => {
         if (!(await this.repo.admit(trx, conversationId, userIds, seq, this.platform.now(), state.memberLimit))) throw new AppError('GROUP_FULL');

@@ -3,6 +3,7 @@ import { createDialect, engineOfUrl, prepareSchema, redactUrl } from './dialects
 import * as m0001 from './migrations/0001_init.js';
 import * as m0002 from './migrations/0002_groups.js';
 import * as m0003 from './migrations/0003_files.js';
+import * as m0006 from './migrations/0006_state_version.js';
 import type { DB } from './schema.js';
 
 export type Database = Kysely<DB>;
@@ -12,6 +13,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0001_init': m0001,
   '0002_groups': m0002,
   '0003_files': m0003,
+  '0006_state_version': m0006,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -75,6 +75,8 @@ export interface ConversationsTable {
   direct_key: string | null;
   /** Highest seq assigned; bumped in the same transaction that stores the message. */
   last_seq: number;
+  /** Bumped by every change of what the membership caches hold (migration 0006); defaults to 0. */
+  state_version: Generated<number>;
   created_at: number;
   updated_at: number;
 }
