@@ -179,7 +179,15 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       await gateway.close();
       services.calls.close();
       await fileCleanup.stop();
-      await app.close();
+      // Node closes the keep-alive connections that are idle when the server closes; one still finishing a
+      // response (a download streaming out) becomes idle a moment later and would then hold the close for
+      // Fastify's keep-alive timeout (72 s). Reap those as they go idle.
+      const reaper = setInterval(() => app.server.closeIdleConnections(), 250);
+      try {
+        await app.close();
+      } finally {
+        clearInterval(reaper);
+      }
       await infra.close();
       await platform.bus.close();
       await blobs.close();
