@@ -33,8 +33,9 @@ describe('files and media in the browser', () => {
     await api(server.url, 'PATCH', '/users/me', { token: alice.accessToken, body: { displayName: 'Alice Martin' } });
     await api(server.url, 'PATCH', '/users/me', { token: bob.accessToken, body: { displayName: 'Bob Chen' } });
     await befriend(server.url, alice, bob);
+    // Bob reads the app in Chinese: the file screens in both languages.
     for (const who of [alice, bob]) {
-      const user = await newUser(browser, DESKTOP);
+      const user = await newUser(browser, DESKTOP, who === alice ? 'en-US' : 'zh-CN');
       contexts.push(user.context);
       pageErrors.push(user.pageErrors);
       await login(user.page, server.url, who.user.username, who.password);
@@ -121,6 +122,35 @@ describe('files and media in the browser', () => {
     expect(served[1]).toMatch(/^(audio|video)\/(webm|ogg)$/);
     expect(served[2]).toBeGreaterThan(1000);
     await shot(b, 'files-b-voice');
+  });
+
+  it('A records a short video in the page and drops it; B gets a video player', async () => {
+    await a.evaluate(async () => {
+      const canvas = document.createElement('canvas');
+      canvas.width = 320;
+      canvas.height = 240;
+      const ctx = canvas.getContext('2d')!;
+      const recorder = new MediaRecorder(canvas.captureStream(25), { mimeType: 'video/webm' });
+      const chunks: Blob[] = [];
+      recorder.ondataavailable = (event) => chunks.push(event.data);
+      const stopped = new Promise((resolve) => (recorder.onstop = resolve));
+      recorder.start(100);
+      for (let frame = 0; frame < 30; frame++) {
+        ctx.fillStyle = `hsl(${frame * 12} 70% 50%)`;
+        ctx.fillRect(0, 0, 320, 240);
+        await new Promise((resolve) => setTimeout(resolve, 40));
+      }
+      recorder.stop();
+      await stopped;
+      const data = new DataTransfer();
+      data.items.add(new File(chunks, 'clip.webm', { type: 'video/webm' }));
+      document.querySelector('[data-testid="chat-view"]')!.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+    });
+    const player = b.getByTestId('video-player');
+    await player.waitFor();
+    const served = await player.evaluate((el: HTMLVideoElement) => fetch(el.src).then((r) => [r.status, r.headers.get('content-type')] as const));
+    expect(served).toEqual([200, 'video/webm']);
+    await shot(b, 'files-b-video-zh');
   });
 
   it('A sets a cropped avatar; it shows in A sidebar and in B chat header', async () => {
