@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Makes sure the machine's PostgreSQL (127.0.0.1:5432) and MariaDB/MySQL (127.0.0.1:3306) accept connections,
-# starting them the way the development machines and CI do when they are down. The data-layer tests need both;
-# they fail (never skip) when a server stays unreachable.
+# Makes sure the machine's PostgreSQL (127.0.0.1:5432), MariaDB/MySQL (127.0.0.1:3306) and Redis (127.0.0.1:6379)
+# accept connections, starting them the way the development machines and CI do when they are down. The data-layer
+# and Redis tests need them; they fail (never skip) when a server stays unreachable. The Redis outage tests start
+# redis-server processes of their own, so redis-server is installed (apt) when it is missing.
 #
 #   bash scripts/db-services.sh          # check, start what is down, wait up to 30 s for each
 #
@@ -44,6 +45,20 @@ elif [ -x /usr/sbin/mariadbd ]; then
 else
   echo "db-services: MariaDB is not running on 127.0.0.1:3306 and /usr/sbin/mariadbd is not installed" >&2
   status=1
+fi
+
+if ! command -v redis-server >/dev/null; then
+  echo "==> Installing redis-server (apt)"
+  as_root apt-get install -y -qq redis-server >/dev/null || { echo "db-services: could not install redis-server" >&2; status=1; }
+fi
+if up 6379; then
+  echo "==> Redis is up (127.0.0.1:6379)"
+elif command -v redis-server >/dev/null; then
+  echo "==> Starting Redis"
+  as_root mkdir -p /var/lib/redis /var/log/redis
+  as_root redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
+  wait_up 6379 && echo "    Redis is up" || { echo "db-services: Redis did not start on 127.0.0.1:6379" >&2; status=1; }
 fi
 
 exit $status

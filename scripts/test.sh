@@ -24,9 +24,18 @@ if ! bash scripts/setup.sh --with-browser; then
   echo "test: setup failed (see above); running the tests anyway, the failed setup counts as one failure" >&2
 fi
 
-# PostgreSQL and MariaDB for the data-layer tests (they fail, naming the start command, when these are down).
+# PostgreSQL, MariaDB and Redis for the data-layer and Redis tests (they fail, naming the start command, when
+# these are down).
 if ! bash scripts/db-services.sh; then
-  echo "test: a database server is down (see above); the tests that need it will fail" >&2
+  echo "test: a database or Redis server is down (see above); the tests that need it will fail" >&2
+fi
+
+# Apache Kafka's jars for the cluster tests (each such test starts its own broker): fetched once into
+# ~/.cache/kkchat/kafka, Java 17 and Maven installed from Debian when missing. A failure counts as one.
+echo "==> Checking the Kafka broker (scripts/kafka.sh fetch)"
+if ! bash scripts/kafka.sh fetch; then
+  echo "test: the Kafka broker could not be fetched (see above); the cluster tests will fail" >&2
+  setup_failed=1
 fi
 
 # S3Proxy for the S3 blob store tests: its jars are fetched from Maven Central once into ~/.cache/kkchat.

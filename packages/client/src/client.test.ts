@@ -15,12 +15,12 @@ afterEach(() => {
 });
 
 /** A client wired to the fake server, recording what it emits. */
-function makeClient(server: FakeServer, network: MemoryNetwork, opts: { ackTimeoutMs?: number } = {}) {
+function makeClient(server: FakeServer, network: MemoryNetwork, opts: { ackTimeoutMs?: number; reconnect?: { minDelayMs: number; maxDelayMs: number } } = {}) {
   const client = new KKChatClient({
     baseUrl: 'http://127.0.0.1:8080',
     fetch: server.fetch as typeof fetch,
     WebSocket: network.WebSocket,
-    reconnect: { minDelayMs: 2, maxDelayMs: 10 },
+    reconnect: opts.reconnect ?? { minDelayMs: 2, maxDelayMs: 10 },
     ackTimeoutMs: opts.ackTimeoutMs ?? 5_000,
     gapFillDelayMs: 0,
   });
@@ -43,7 +43,7 @@ function makeClient(server: FakeServer, network: MemoryNetwork, opts: { ackTimeo
   return { client, events, seqs };
 }
 
-async function world(opts: { ackTimeoutMs?: number } = {}) {
+async function world(opts: { ackTimeoutMs?: number; reconnect?: { minDelayMs: number; maxDelayMs: number } } = {}) {
   const server = new FakeServer();
   const network = memoryNetwork(server);
   const alice = server.addUser('alice');
@@ -128,6 +128,20 @@ describe('KKChatClient connection', () => {
     expect(w.b.events.states).toContain('reconnecting');
     const historyCalls = w.server.requests.filter((r) => r.path.endsWith('/messages'));
     expect(historyCalls.length).toBeGreaterThan(0);
+  });
+
+  it('SERVER_DRAINING (4010) reconnects at once, without the backoff, and catches up', async () => {
+    // A backoff this long would make the test time out if the client waited for it.
+    const w = await world({ reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000 } });
+    await Promise.all([w.a.client.connect(), w.b.client.connect()]);
+    w.b.client.trackConversation(w.conversationId, 0);
+    for (let round = 0; round < 3; round++) {
+      w.server.closeAll(4010, 'server draining; reconnect now', w.bob.id);
+      await w.a.client.sendAndWait(w.conversationId, `drained ${round}`);
+      await vi.waitFor(() => expect(w.b.seqs(w.conversationId)).toEqual(range(1, round + 1)), { timeout: 2000 });
+      await vi.waitFor(() => expect(w.b.client.state).toBe('online'), { timeout: 2000 });
+    }
+    expect(w.b.events.states).toContain('reconnecting');
   });
 
   it('a lost push is noticed at the next message and pulled', async () => {

@@ -310,13 +310,20 @@ export class Realtime {
     if (code === CLOSE_CODES.AUTH_FAILED) this.forceRefresh = true;
     // Closed for flooding: come back after a real pause, not at the first backoff step.
     if (code === CLOSE_CODES.RATE_LIMITED) this.attempt = Math.max(this.attempt, 4);
+    // The server is draining: reconnect at once (the load balancer picks another server), and do not count it
+    // as a failure. If no server answers, the backoff starts from its first step.
+    if (code === CLOSE_CODES.SERVER_DRAINING) {
+      this.attempt = 0;
+      this.scheduleReconnect(0);
+      return;
+    }
     this.scheduleReconnect();
   }
 
-  private scheduleReconnect(): void {
+  private scheduleReconnect(immediateDelay?: number): void {
     if (!this.wanted || this.reconnectTimer) return;
     this.setState('reconnecting');
-    const delay = backoffDelay(this.attempt++, this.deps.backoff);
+    const delay = immediateDelay ?? backoffDelay(this.attempt++, this.deps.backoff);
     this.reconnectTimer = startTimer(() => void this.open(), delay);
   }
 

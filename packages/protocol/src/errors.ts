@@ -128,5 +128,7 @@ export interface ErrorBody {
     message: string;
     fields?: FieldError[];
     retryAfterMs?: number;
+    /** On server errors (5xx): the request's id, as in the X-Request-Id header and the server's logs. */
+    requestId?: string;
   };
 }

@@ -128,6 +128,12 @@ export const CLOSE_CODES = {
   RATE_LIMITED: 4008,
   /** The client did not read fast enough and its send buffer overflowed. Reconnect and sync. */
   SLOW_CONSUMER: 4009,
+  /**
+   * This server is shutting down gracefully (its in-flight sends were answered). Reconnect at once, without
+   * backoff: the load balancer sends the new connection to another server. Frames sent after the close began
+   * were not processed; resend them (the SDK's outbox does, idempotently).
+   */
+  SERVER_DRAINING: 4010,
 } as const;
 export type CloseCode = (typeof CLOSE_CODES)[keyof typeof CLOSE_CODES];
 

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fastifyCookie from '@fastify/cookie';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -8,12 +9,17 @@ import type { Platform, Services } from './context.js';
 import { AppError } from './errors.js';
 import { installErrorHandling } from './http/error-handler.js';
 import { installOpenApi } from './http/openapi.js';
+import { installOperations, requestIdOf, type OperationsState } from './http/operations.js';
 import { installSecurityHeaders, setSecurityHeaders } from './http/security-headers.js';
 import { installWebApp } from './http/web-app.js';
 import { createBlobStore } from './platform/blobs/create-blob-store.js';
-import { openDatabase } from './platform/db/database.js';
-import { InProcessEventBus, type EventBus } from './platform/events/event-bus.js';
+import { databasePoolStats, openDatabase } from './platform/db/database.js';
+import { createEventPlatform } from './platform/events/cluster.js';
+import type { EventBus } from './platform/events/event-bus.js';
+import { logContextFields } from './platform/log-context.js';
+import { Metrics } from './platform/metrics/metrics.js';
 import { openInfrastructure } from './platform/infrastructure.js';
+import { JobScheduler, type ScheduledJob } from './platform/jobs/scheduler.js';
 import { AuthRepository } from './modules/auth/auth.repository.js';
 import { requireAuthentication } from './modules/auth/auth.hook.js';
 import { publicAuthRoutes, sessionRoutes } from './modules/auth/auth.routes.js';
@@ -50,12 +56,17 @@ export interface KKChatApp {
   platform: Platform;
   services: Services;
   gateway: Gateway;
-  /** The file sweep (started with the app; tests run it on demand). */
+  /** The file sweep (a worker-role job; tests run it on demand). */
   fileCleanup: FileCleanup;
   /** Listens and returns the bound port; default allowed origins then name that port (KKCHAT_PORT=0). */
   listen(host: string, port: number): Promise<number>;
-  /** Stops accepting work, closes sockets (1001), then the database. */
+  /** Stops accepting work, closes sockets (1001), then Redis and the database. */
   close(): Promise<void>;
+  /**
+   * Graceful shutdown (SIGTERM): /readyz turns to draining, no new connections, in-flight requests and sends
+   * finish, sockets close with SERVER_DRAINING over KKCHAT_SHUTDOWN_DRAIN_MS, then Redis and the database.
+   */
+  shutdown(): Promise<void>;
 }
 
 export interface BuildOptions {
@@ -67,7 +78,15 @@ export interface BuildOptions {
 
 /** Composes the whole program without listening; `main.ts` and the tests both start here. */
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<KKChatApp> {
-  const log = options.logger ?? pino({ level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] });
+  const log =
+    options.logger ??
+    pino({
+      level: config.logLevel,
+      redact: ['req.headers.authorization', 'req.headers.cookie'],
+      // The request or socket being served, on every line (platform/log-context.ts).
+      mixin: logContextFields,
+    });
+  const metrics = new Metrics();
   const db = await openDatabase({
     url: config.databaseUrl,
     poolSize: config.databasePoolSize,
@@ -75,35 +94,52 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     onPoolError: (error) => log.warn({ err: error }, 'database connection error'),
   });
   const now = options.now ?? Date.now;
+  const instanceId = randomBytes(6).toString('hex');
   let infra;
+  let events;
+  let blobs;
   try {
-    infra = await openInfrastructure(config, { log, now });
+    infra = await openInfrastructure(config, {
+      log,
+      now,
+      onRedisState: (up) => metrics.setRedisUp(up),
+      onRedisError: () => metrics.redisErrors.inc(),
+    });
+    events = await createEventPlatform(config, db, log, instanceId, now, options.bus).catch(async (error: unknown) => {
+      await infra!.close();
+      throw error;
+    });
+    blobs = await createBlobStore(config).catch(async (error: unknown) => {
+      await events!.close();
+      await infra!.close();
+      throw new Error(`Blob store (${config.files.store}): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    });
   } catch (error) {
     await db.destroy();
     throw error;
   }
-  let blobs;
-  try {
-    blobs = await createBlobStore(config);
-  } catch (error) {
-    await infra.close();
-    await db.destroy();
-    throw new Error(`Blob store (${config.files.store}): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-  }
   const platform: Platform = {
     config,
     db,
-    bus: options.bus ?? new InProcessEventBus(),
+    bus: events.bus,
+    outbox: events.outbox,
+    instanceId,
     presence: infra.presence,
     limiter: infra.limiter,
     sessions: infra.sessions,
     invalidation: infra.invalidation,
     redis: infra.redis,
     blobs,
+    metrics,
     log,
     now,
   };
-  const { services, fileCleanup } = createServices(platform);
+  const pool = databasePoolStats(db);
+  if (pool) metrics.trackPool(pool);
+  if (infra.redis) metrics.trackRedis();
+  const operations: OperationsState = { draining: false };
+  const services = createServices(platform);
+  const fileCleanup = new FileCleanup(platform, new FileRepository(platform.db), platform.blobs);
 
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
@@ -113,6 +149,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // Requests are not logged one by one (chat clients make many); errors are.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    genReqId: requestIdOf,
     // A malformed percent-encoding or an over-long path parameter is refused before routing; answer it in the
     // API's error shape (Fastify's own body names its internal code and echoes the URL).
     frameworkErrors: (_error, request, reply) => {
@@ -131,15 +168,19 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(fastifyCookie);
   await installOpenApi(app);
 
+  installOperations(app, platform, operations);
   app.get('/healthz', { schema: { hide: true } }, async () => ({
     status: 'ok' as const,
     uptimeMs: Math.round(process.uptime() * 1000),
     version: VERSION,
   }));
 
-  await app.register(
+  // Roles (config.roles): the API and the web app on `api` nodes, /ws on `gateway` nodes; `worker` runs the
+  // outbox relay (createEventPlatform). /healthz answers on every node.
+  if (config.roles.has('api')) await app.register(
     async (api) => {
       await api.register(publicAuthRoutes, { services });
+      // Downloads by signed link carry no Authorization header (<img>, <video>): outside the auth hook.
       await api.register(fileContentRoutes, { services });
       await api.register(async (secured) => {
         requireAuthentication(secured, services);
@@ -154,13 +195,34 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     },
     { prefix: '/api/v1' },
   );
-  await installWebApp(app, config.webDir);
+  if (config.roles.has('api')) await installWebApp(app, config.webDir);
 
   const gateway = new Gateway(platform, services);
-  gateway.attach(app.server);
+  if (config.roles.has('gateway')) gateway.attach(app.server);
+  metrics.trackConnections(() => gateway.stats().connections);
   await infra.start();
-  // A background job; in cluster mode it moves to the worker role.
-  fileCleanup.start();
+  const jobs = new JobScheduler(config.roles.has('worker') ? scheduledJobs(platform, fileCleanup) : [], log.child({ component: 'jobs' }));
+  jobs.start();
+
+  const closeBackground = async () => {
+    await jobs.stop();
+    services.calls.close();
+    await infra.close();
+    await events.close();
+    await blobs.close();
+    await db.destroy();
+  };
+  // Node closes the keep-alive connections that are idle when the server closes; one still finishing a response
+  // (a download streaming out) becomes idle a moment later and would then hold the close for Fastify's
+  // keep-alive timeout (72 s). Those are reaped as they go idle.
+  const closeHttp = async () => {
+    const reaper = setInterval(() => app.server.closeIdleConnections(), 250);
+    try {
+      await app.close();
+    } finally {
+      clearInterval(reaper);
+    }
+  };
 
   return {
     app,
@@ -177,26 +239,41 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     },
     async close() {
       await gateway.close();
-      services.calls.close();
-      await fileCleanup.stop();
-      // Node closes the keep-alive connections that are idle when the server closes; one still finishing a
-      // response (a download streaming out) becomes idle a moment later and would then hold the close for
-      // Fastify's keep-alive timeout (72 s). Reap those as they go idle.
-      const reaper = setInterval(() => app.server.closeIdleConnections(), 250);
-      try {
-        await app.close();
-      } finally {
-        clearInterval(reaper);
-      }
-      await infra.close();
-      await platform.bus.close();
-      await blobs.close();
-      await db.destroy();
+      await closeHttp();
+      await closeBackground();
+    },
+    async shutdown() {
+      // Readiness fails first (a load balancer stops sending new clients); REST is still served while the
+      // sockets drain, so drained clients can sync. Disconnects from now on leave presence to the sweeper:
+      // clients reconnecting elsewhere never flicker.
+      operations.draining = true;
+      platform.presence.handOff();
+      await gateway.drain(config.shutdown.drainMs);
+      await gateway.close();
+      await closeHttp(); // stops listening; in-flight requests finish, new ones on kept-alive connections get 503
+      await closeBackground();
     },
   };
 }
 
-function createServices(platform: Platform): { services: Services; fileCleanup: FileCleanup } {
+/** The worker role's periodic jobs; each is idempotent, so every worker runs them. */
+function scheduledJobs(platform: Platform, fileCleanup: FileCleanup): ScheduledJob[] {
+  const auth = new AuthRepository(platform.db);
+  return [
+    // Abandoned uploads and files nothing refers to (modules/files/files.cleanup.ts).
+    { name: 'file-cleanup', everyMs: platform.config.files.cleanupIntervalMs, run: async () => void (await fileCleanup.runOnce()) },
+    {
+      name: 'purge-expired-refresh-tokens',
+      everyMs: 10 * 60_000,
+      run: async () => {
+        const purged = await auth.purgeExpiredRefreshTokens(platform.now() - 24 * 3600_000);
+        if (purged > 0) platform.log.info({ purged }, 'purged expired refresh tokens');
+      },
+    },
+  ];
+}
+
+function createServices(platform: Platform): Services {
   const users = new UserRepository(platform.db);
   const filesRepo = new FileRepository(platform.db);
   const files = new FileService(platform, filesRepo, platform.blobs, new FileLinkSigner(platform.config.jwtSecret, platform.config.files.linkTtlMs));
@@ -207,7 +284,7 @@ function createServices(platform: Platform): { services: Services; fileCleanup: 
   const directCache = new DirectConversationCache((id) => conversationsRepo.loadDirectState(id), platform.invalidation, platform.now);
   const contacts = new ContactService(platform, contactsRepo, users, directCache);
   const conversations = new ConversationService(platform, conversationsRepo, contactsRepo, users, groupCache, groupsRepo, directCache, files);
-  const services: Services = {
+  return {
     auth: new AuthService(platform, new AuthRepository(platform.db), users),
     users: new UserService(platform, users, (userId) => contactsRepo.audienceOf(userId), files),
     contacts,
@@ -218,5 +295,4 @@ function createServices(platform: Platform): { services: Services; fileCleanup: 
     files,
     uploads: new UploadService(platform, filesRepo, platform.blobs),
   };
-  return { services, fileCleanup: new FileCleanup(platform, filesRepo, platform.blobs) };
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -65,9 +66,31 @@ const EnvSchema = z.object({
   KKCHAT_UNATTACHED_FILE_TTL_SEC: int(60, 30 * 24 * 3600).default(24 * 3600),
   KKCHAT_FILE_CLEANUP_INTERVAL_SEC: int(1, 24 * 3600).default(600),
   KKCHAT_FILE_LINK_TTL_SEC: int(30, 24 * 3600).default(300),
+  // Cluster mode (issue 5): roles, node identity, Kafka. See docs/architecture.md "Cluster".
+  KKCHAT_ROLES: z
+    .string()
+    .regex(/^\s*(all|gateway|api|worker)\s*(,\s*(all|gateway|api|worker)\s*)*$/, 'all, or a comma-separated list of gateway, api, worker')
+    .default('all'),
+  KKCHAT_NODE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, '1 to 64 letters, digits, ".", "_" or "-"').optional(),
+  KKCHAT_KAFKA_BROKERS: z
+    .string()
+    .regex(/^\s*[^\s,:]+:\d{1,5}\s*(,\s*[^\s,:]+:\d{1,5}\s*)*$/, 'comma-separated host:port list, e.g. 127.0.0.1:19092')
+    .optional(),
+  KKCHAT_KAFKA_TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9._-]{0,200}$/, 'letters, digits, ".", "_" or "-"').default('kkchat.'),
+  KKCHAT_KAFKA_CLIENT_ID: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, '1 to 100 letters, digits, ".", "_" or "-"').default('kkchat'),
+  KKCHAT_KAFKA_PARTITIONS: int(1, 10_000).default(12),
+  KKCHAT_KAFKA_REPLICATION_FACTOR: int(-1, 32).refine((n) => n !== 0, 'a replica count, or -1 for the broker default').default(-1),
+  KKCHAT_KAFKA_SSL: bool.default(false),
+  KKCHAT_KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+  KKCHAT_KAFKA_SASL_USERNAME: z.string().min(1).optional(),
+  KKCHAT_KAFKA_SASL_PASSWORD: z.string().min(1).optional(),
+  KKCHAT_OUTBOX_POLL_MS: int(5, 10_000).default(25),
   KKCHAT_REDIS_URL: z.string().regex(/^rediss?:\/\/\S+$/, 'redis://[user:password@]host:port[/db] or rediss://…').optional(),
   KKCHAT_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_.-]{1,64}$/, '1-64 letters, digits, ":", "_", "." or "-"').default('kkchat:'),
   KKCHAT_PRESENCE_TTL_MS: int(300, 600_000).default(30_000),
+  KKCHAT_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  KKCHAT_SHUTDOWN_DRAIN_MS: int(0, 600_000).default(2000),
+  KKCHAT_SHUTDOWN_TIMEOUT_MS: int(1000, 3_600_000).default(15_000),
 }).superRefine((e, ctx) => {
   if (e.KKCHAT_BLOB_STORE === 's3' && !e.KKCHAT_S3_BUCKET) {
     ctx.addIssue({ code: 'custom', path: ['KKCHAT_S3_BUCKET'], message: 'required when KKCHAT_BLOB_STORE=s3' });
@@ -80,6 +103,23 @@ const EnvSchema = z.object({
     ctx.addIssue({ code: 'custom', path: ['KKCHAT_UPLOAD_MAX_BYTES'], message: 'at most 10,000 x KKCHAT_UPLOAD_PART_BYTES' });
   }
 });
+
+/** What a node does; `all` (the default) is every role in one process. */
+export type Role = 'gateway' | 'api' | 'worker';
+export const ROLES: readonly Role[] = ['gateway', 'api', 'worker'];
+
+export interface KafkaConfig {
+  brokers: string[];
+  /** Prefix of every topic KKChat creates (`<prefix>events`). */
+  topicPrefix: string;
+  clientId: string;
+  /** Partitions of the events topic when KKChat creates it. */
+  partitions: number;
+  /** Replicas of the events topic when KKChat creates it; -1 takes the broker's default. */
+  replicationFactor: number;
+  ssl: boolean;
+  sasl: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string } | null;
+}
 
 export interface Config {
   host: string;
@@ -138,6 +178,22 @@ export interface Config {
     /** Unfinished uploads one user may hold at once. */
     maxPendingPerUser: number;
   };
+  /** Bearer token that may read /metrics from anywhere; without it only direct loopback clients may. */
+  metricsToken: string | null;
+  shutdown: {
+    /** Sockets are closed over this long (in batches) when the node drains. */
+    drainMs: number;
+    /** The process exits anyway after this long. */
+    timeoutMs: number;
+  };
+  /** The roles this process runs (all three by default). */
+  roles: Set<Role>;
+  /** This node's name in logs, consumer groups and outbox leases; unique per running process. */
+  nodeId: string;
+  /** Kafka between the nodes; null in the embedded mode (in-process bus). */
+  kafka: KafkaConfig | null;
+  /** How often an outbox relay looks for new events when idle (cluster mode). */
+  outboxPollMs: number;
   redis: {
     /** Null: embedded mode (presence, limits, caches in this process). */
     url: string | null;
@@ -174,6 +230,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  checkClusterEnv(e);
   const dataDir = resolve(e.KKCHAT_DATA_DIR);
   const port = overrides.port ?? e.KKCHAT_PORT;
   const webDir = e.KKCHAT_WEB_DIR ? resolve(e.KKCHAT_WEB_DIR) : DEFAULT_WEB_DIR;
@@ -224,6 +281,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       linkTtlMs: e.KKCHAT_FILE_LINK_TTL_SEC * 1000,
       maxPendingPerUser: 20,
     },
+    metricsToken: e.KKCHAT_METRICS_TOKEN ?? null,
+    shutdown: { drainMs: e.KKCHAT_SHUTDOWN_DRAIN_MS, timeoutMs: e.KKCHAT_SHUTDOWN_TIMEOUT_MS },
+    roles: parseRoles(e.KKCHAT_ROLES),
+    nodeId: e.KKCHAT_NODE_ID ?? defaultNodeId(),
+    kafka: e.KKCHAT_KAFKA_BROKERS ? kafkaConfig(e) : null,
+    outboxPollMs: e.KKCHAT_OUTBOX_POLL_MS,
     redis: { url: e.KKCHAT_REDIS_URL ?? null, prefix: e.KKCHAT_REDIS_PREFIX, presenceTtlMs: e.KKCHAT_PRESENCE_TTL_MS },
     limits: {
       loginPerAccount: { limit: e.KKCHAT_LOGIN_MAX_PER_ACCOUNT, windowMs: 15 * 60_000 },
@@ -240,6 +303,49 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   };
   if (!config.jwtSecret) config.jwtSecret = loadOrCreateSecret(config.dataDir);
   return config;
+}
+
+type Env = z.infer<typeof EnvSchema>;
+
+/** Rules across variables, each failure naming the variable to fix. */
+function checkClusterEnv(e: Env): void {
+  const problems: string[] = [];
+  const roles = parseRoles(e.KKCHAT_ROLES);
+  // A node without every role relies on the others for part of the work, which only Kafka connects.
+  if (roles.size < ROLES.length && !e.KKCHAT_KAFKA_BROKERS) {
+    problems.push('  KKCHAT_ROLES: a node with only some roles needs the others through Kafka; set KKCHAT_KAFKA_BROKERS');
+  }
+  if (e.KKCHAT_KAFKA_SASL_MECHANISM && !e.KKCHAT_KAFKA_SASL_USERNAME) problems.push('  KKCHAT_KAFKA_SASL_USERNAME: required with KKCHAT_KAFKA_SASL_MECHANISM');
+  if (e.KKCHAT_KAFKA_SASL_MECHANISM && !e.KKCHAT_KAFKA_SASL_PASSWORD) problems.push('  KKCHAT_KAFKA_SASL_PASSWORD: required with KKCHAT_KAFKA_SASL_MECHANISM');
+  if (!e.KKCHAT_KAFKA_SASL_MECHANISM && (e.KKCHAT_KAFKA_SASL_USERNAME || e.KKCHAT_KAFKA_SASL_PASSWORD)) {
+    problems.push('  KKCHAT_KAFKA_SASL_MECHANISM: set it (plain, scram-sha-256 or scram-sha-512) to use the SASL username and password');
+  }
+  if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
+}
+
+function parseRoles(value: string): Set<Role> {
+  const names = value.split(',').map((r) => r.trim());
+  return new Set(names.includes('all') ? ROLES : (names as Role[]));
+}
+
+/** Host name and process id: unique among the processes of one machine, readable in logs. */
+function defaultNodeId(): string {
+  const host = hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 40) || 'node';
+  return `${host}-${process.pid}`;
+}
+
+function kafkaConfig(e: Env): KafkaConfig {
+  return {
+    brokers: splitList(e.KKCHAT_KAFKA_BROKERS ?? ''),
+    topicPrefix: e.KKCHAT_KAFKA_TOPIC_PREFIX,
+    clientId: e.KKCHAT_KAFKA_CLIENT_ID,
+    partitions: e.KKCHAT_KAFKA_PARTITIONS,
+    replicationFactor: e.KKCHAT_KAFKA_REPLICATION_FACTOR,
+    ssl: e.KKCHAT_KAFKA_SSL,
+    sasl: e.KKCHAT_KAFKA_SASL_MECHANISM
+      ? { mechanism: e.KKCHAT_KAFKA_SASL_MECHANISM, username: e.KKCHAT_KAFKA_SASL_USERNAME!, password: e.KKCHAT_KAFKA_SASL_PASSWORD! }
+      : null,
+  };
 }
 
 function splitList(value: string): string[] {

@@ -3,11 +3,13 @@ import type { Config } from './config.js';
 import type { BlobStore } from './platform/blobs/blob-store.js';
 import type { Database } from './platform/db/database.js';
 import type { EventBus } from './platform/events/event-bus.js';
+import type { EventOutbox } from './platform/events/outbox.js';
 import type { PresenceStore } from './platform/presence/presence-store.js';
 import type { RateLimiter } from './platform/ratelimit/rate-limiter.js';
 import type { InvalidationChannel } from './platform/cache/invalidation.js';
 import type { SharedCache } from './platform/cache/shared-cache.js';
 import type { RedisConnection } from './platform/redis/connection.js';
+import type { Metrics } from './platform/metrics/metrics.js';
 import type { AuthService } from './modules/auth/auth.service.js';
 import type { UserService } from './modules/users/users.service.js';
 import type { ContactService } from './modules/contacts/contacts.service.js';
@@ -23,6 +25,10 @@ export interface Platform {
   config: Config;
   db: Database;
   bus: EventBus;
+  /** How events about stored messages leave: published after commit, or staged in the transaction (cluster). */
+  outbox: EventOutbox;
+  /** This process among the nodes (random per start): names its consumer group, relay and the calls it holds. */
+  instanceId: string;
   presence: PresenceStore;
   limiter: RateLimiter;
   /** File bytes: local disk or S3 (KKCHAT_BLOB_STORE). */
@@ -33,6 +39,8 @@ export interface Platform {
   invalidation: InvalidationChannel;
   /** The Redis connection in cluster mode (readiness, metrics); null when embedded. */
   redis: RedisConnection | null;
+  /** Prometheus metrics of this node (/metrics); the bus adapter reports consumer lag here. */
+  metrics: Metrics;
   log: Logger;
   /** The clock; injectable so tests can move time. */
   now: () => number;

@@ -13,7 +13,10 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (appError.retryAfterMs !== undefined) {
       reply.header('Retry-After', String(Math.max(1, Math.ceil(appError.retryAfterMs / 1000))));
     }
-    return reply.status(appError.status).send(appError.toBody());
+    const body = appError.toBody();
+    // A server error names the request, so a user's report can be matched with the log line.
+    if (appError.status >= 500) body.error.requestId = String(request.id);
+    return reply.status(appError.status).send(body);
   });
 }
 

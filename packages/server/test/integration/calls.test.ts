@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import type { CallInfo, Message, ServerFrame } from '@kkchat/protocol';
+import type { Message } from '@kkchat/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   api,
@@ -17,6 +17,7 @@ import {
   type User,
 } from '../support/helpers.js';
 import type { TestServer } from '../support/test-server.js';
+import { callRequest, inviteCall, type CallReply } from '../support/calls.js';
 
 const RING_MS = 1500;
 const GRACE_MS = 600;
@@ -43,17 +44,9 @@ async function connect(user: User): Promise<RawSocket> {
   return socket;
 }
 
-type Reply = Extract<ServerFrame, { type: 'call.ok' | 'error' }>;
-async function request(socket: RawSocket, frame: Record<string, unknown>): Promise<Reply> {
-  const rid = nextRid('call');
-  socket.send({ ...frame, rid });
-  return (await replyTo(socket, rid)) as unknown as Reply;
-}
-async function invite(socket: RawSocket, conversationId: string, media: 'audio' | 'video' = 'video'): Promise<CallInfo> {
-  const reply = await request(socket, { type: 'call.invite', conversationId, media });
-  if (reply.type !== 'call.ok') throw new Error(`invite refused: ${JSON.stringify(reply)}`);
-  return reply.call;
-}
+type Reply = CallReply;
+const request = callRequest;
+const invite = inviteCall;
 function errorCode(reply: Reply): string | undefined {
   return reply.type === 'error' ? reply.code : undefined;
 }

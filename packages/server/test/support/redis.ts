@@ -145,3 +145,43 @@ export async function startRedisServer(): Promise<OwnRedis> {
     },
   };
 }
+
+export interface TcpProxy {
+  url: string;
+  /** Drops every connection and refuses new ones: the network between the nodes and Redis is cut. */
+  cut(): Promise<void>;
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A loopback TCP proxy in front of a Redis, to cut the nodes off from it while Redis keeps its data. */
+export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+  const { createConnection, createServer: createTcpServer } = await import('node:net');
+  const port = await freePort();
+  const sockets = new Set<import('node:net').Socket>();
+  let server: import('node:net').Server | null = null;
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      server = createTcpServer((client) => {
+        const upstream = createConnection({ host: '127.0.0.1', port: targetPort });
+        for (const socket of [client, upstream]) {
+          sockets.add(socket);
+          socket.on('close', () => sockets.delete(socket));
+          socket.on('error', () => undefined);
+        }
+        client.pipe(upstream).pipe(client);
+        client.on('close', () => upstream.destroy());
+        upstream.on('close', () => client.destroy());
+      });
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+  const cut = async () => {
+    const closing = server;
+    server = null;
+    for (const socket of sockets) socket.destroy();
+    if (closing) await new Promise<void>((resolve) => closing.close(() => resolve()));
+  };
+  await listen();
+  return { url: `redis://127.0.0.1:${port}`, cut, restore: listen, close: cut };
+}

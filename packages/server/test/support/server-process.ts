@@ -18,6 +18,8 @@ export interface ServerProcess {
   restart(): Promise<void>;
   /** Stops the process and removes its data directory. */
   stop(): Promise<void>;
+  /** Calls `listener` with the exit code when the current process exits. */
+  onExit(listener: (code: number | null) => void): void;
 }
 
 /**
@@ -64,6 +66,9 @@ export async function startServerProcess(options: { env?: Record<string, string>
     },
     dataDir,
     kill: (signal = 'SIGTERM') => waitExit(signal),
+    onExit: (listener) => {
+      child.once('exit', (code) => listener(code));
+    },
     restart: launch,
     async stop() {
       await waitExit('SIGTERM');

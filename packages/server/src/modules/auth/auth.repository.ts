@@ -9,6 +9,12 @@ export type SessionRow = Selectable<SessionsTable>;
 export class AuthRepository {
   constructor(private readonly db: Database) {}
 
+  /** Deletes refresh tokens that expired before `before` (they can no longer be used or replayed). */
+  async purgeExpiredRefreshTokens(before: number): Promise<number> {
+    const result = await this.db.deleteFrom('refresh_tokens').where('expires_at', '<', before).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
   async createSession(
     session: Insertable<SessionsTable>,
     refresh: { tokenHash: string; expiresAt: number },

@@ -6,6 +6,9 @@ import { checkCanInteract } from '../contacts/contacts.policy.js';
 import type { ContactRepository } from '../contacts/contacts.repository.js';
 import type { ConversationRepository } from '../conversations/conversations.repository.js';
 import type { ConversationService } from '../conversations/conversations.service.js';
+import type { BusEvent, CallCommand } from '../../platform/events/event-bus.js';
+import { KeyedQueue } from '../../platform/keyed-queue.js';
+import { CallRouter, REFRESH_EVERY_MS, runForwarded } from './calls.cluster.js';
 import * as machine from './calls.state.js';
 import type { Call, Party, Transition } from './calls.state.js';
 
@@ -23,13 +26,37 @@ export class CallService {
   /** The live (not ended) call of each user: a user is in at most one. */
   private readonly liveByUser = new Map<string, string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Cluster mode: routes frames to the node holding a call, and shares who is in a call (calls.cluster.ts). */
+  private readonly router: CallRouter | null;
+  private readonly stopRouting: (() => void) | null = null;
+  /**
+   * A new connection of the session of a device in a call, seen while the device's old connection still counted
+   * as up (`<call>:<session>`). The new one can be reported first: the old socket is found dead later by the
+   * heartbeat, or, in cluster mode, the two events come from different nodes. When the old one's loss arrives,
+   * the call moves to the new connection at once instead of waiting out the grace.
+   */
+  private readonly standby = new Map<string, { connectionId: string; sessionId: string; at: number }>();
+  /** Frames forwarded for one call run in the order they arrived (an offer before its ICE candidates). */
+  private readonly forwarded = new KeyedQueue();
 
   constructor(
     private readonly platform: Platform,
     private readonly conversationsRepo: ConversationRepository,
     private readonly contacts: ContactRepository,
     private readonly conversations: ConversationService,
-  ) {}
+  ) {
+    this.router = platform.config.kafka ? new CallRouter(platform) : null;
+    if (this.router) {
+      const router = this.router;
+      const unsubscribe = platform.bus.subscribe((event) => this.onBusEvent(event));
+      const refresh = setInterval(() => void this.run(() => router.refresh([...new Set(this.liveByUser.values())])), REFRESH_EVERY_MS);
+      refresh.unref();
+      this.stopRouting = () => {
+        unsubscribe();
+        clearInterval(refresh);
+      };
+    }
+  }
 
   async invite(actor: Actor, target: { conversationId?: string; calleeId?: string }, media: CallMedia): Promise<CallInfo> {
     const caller = party(actor);
@@ -47,9 +74,17 @@ export class CallService {
       const crossed = own.callerId === calleeId && own.calleeId === actor.userId && own.state !== 'active';
       throw new AppError(crossed ? 'CALL_CROSSED' : 'ALREADY_IN_CALL');
     }
+    const callId = this.router ? this.router.newCallId() : randomUUID();
+    // Cluster mode: both users are registered where every node sees them (the database decides between invites
+    // that reach different nodes at once); someone in a call held by another node is busy.
+    const claim = this.router ? await this.router.claim(callId, actor.userId, calleeId) : 'ok';
+    if (claim === 'caller-busy') throw new AppError('ALREADY_IN_CALL');
+    const calleeBusy = claim === 'callee-busy' || this.liveCallOf(calleeId) !== undefined;
+    // (Embedded, nothing here awaits: the check above and the registration below run in one turn.)
+    if (calleeBusy && claim === 'ok' && this.router) await this.router.release(callId);
     const now = this.platform.now();
     const call = machine.createCall({
-      callId: randomUUID(),
+      callId,
       conversationId,
       caller,
       calleeId,
@@ -57,7 +92,7 @@ export class CallService {
       now,
       ringTimeoutMs: this.platform.config.calls.ringTimeoutMs,
     });
-    if (this.liveCallOf(calleeId)) {
+    if (calleeBusy) {
       // BR-36: the callee's current call is not disturbed; the caller hears busy at once, the callee gets a record.
       const ended = machine.busy(call, now);
       this.calls.set(ended.callId, ended);
@@ -130,12 +165,16 @@ export class CallService {
   /** A device came online: it rings for a call still waiting for it; a device in a call takes the call back. */
   connected(actor: Actor): void {
     const call = this.liveCallOf(actor.userId);
+    if (!call && actor.connectionId) this.tellOwnerElsewhere(actor, 'connected');
     if (!call || !actor.connectionId) return;
     const back = machine.reconnected(call, { connectionId: actor.connectionId, sessionId: actor.sessionId });
     if (back) {
       this.calls.set(call.callId, back.call);
       this.clearTimer(`${call.callId}:${back.side}`);
       return;
+    }
+    if (call.callerDevice.sessionId === actor.sessionId || call.calleeDevice?.sessionId === actor.sessionId) {
+      this.standby.set(`${call.callId}:${actor.sessionId}`, { connectionId: actor.connectionId, sessionId: actor.sessionId, at: this.platform.now() });
     }
     if (call.calleeId !== actor.userId || (call.state !== 'calling' && call.state !== 'ringing')) return;
     // The gateway calls this while registering the socket, before its auth.ok goes out; a client ignores frames
@@ -156,9 +195,18 @@ export class CallService {
   /** A connection closed: if it carried a call, the call ends unless the device is back within the grace. */
   disconnected(actor: Actor): void {
     const call = this.liveCallOf(actor.userId);
+    if (!call && actor.connectionId) this.tellOwnerElsewhere(actor, 'disconnected');
     if (!call || !actor.connectionId) return;
     const lost = machine.connectionLost(call, actor.connectionId);
     if (!lost) return;
+    const key = `${call.callId}:${actor.sessionId}`;
+    const waiting = this.standby.get(key);
+    this.standby.delete(key);
+    const back = waiting && this.platform.now() - waiting.at < this.platform.config.calls.disconnectGraceMs ? machine.reconnected(lost.call, { connectionId: waiting.connectionId, sessionId: waiting.sessionId }) : null;
+    if (back) {
+      this.calls.set(call.callId, back.call);
+      return;
+    }
     this.calls.set(call.callId, lost.call);
     this.setTimer(`${call.callId}:${lost.side}`, this.platform.config.calls.disconnectGraceMs, () =>
       this.apply(call.callId, (c) => machine.graceExpired(c, lost.side, this.platform.now())),
@@ -175,6 +223,39 @@ export class CallService {
   close(): void {
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
+    this.stopRouting?.();
+  }
+
+  /** Cluster mode: the node process holding this call when it is another one (the frame must go there). */
+  ownerElsewhere(callId: string): string | null {
+    return this.router?.ownerElsewhere(callId) ?? null;
+  }
+
+  /** Sends a device's call frame to the node that holds the call; that node answers the device. */
+  forward(owner: string, callId: string, actor: Actor, command: Omit<CallCommand, 'actor'>): Promise<void> {
+    return this.router!.forward(owner, callId, actor, command);
+  }
+
+  /** A user's device came or went on this node while their call is held by another one: tell that node. */
+  private tellOwnerElsewhere(actor: Actor, action: 'connected' | 'disconnected'): void {
+    const router = this.router;
+    if (!router) return;
+    void this.run(async () => {
+      const live = await router.liveElsewhere(actor.userId);
+      if (live) await router.forward(live.owner, live.callId, actor, { action });
+    });
+  }
+
+  /** A frame forwarded by another node for a call this one holds: run it as that device, answer the device. */
+  private onBusEvent(event: BusEvent): void {
+    if (event.kind !== 'call-command' || event.to !== this.platform.instanceId) return;
+    const { command, callId } = event;
+    void this.forwarded.run(callId, () =>
+      this.run(async () => {
+        const answer = await runForwarded(this, callId, command);
+        if (answer) await this.deliverTo([command.actor.connectionId], answer);
+      }),
+    );
   }
 
   private async resolveTarget(userId: string, target: { conversationId?: string; calleeId?: string }) {
@@ -233,10 +314,13 @@ export class CallService {
   /** A call just ended: timers off, the record posted, then both users' devices told. */
   private async finish(call: Call): Promise<CallInfo> {
     for (const key of [call.callId, `${call.callId}:caller`, `${call.callId}:callee`]) this.clearTimer(key);
+    this.standby.delete(`${call.callId}:${call.callerDevice.sessionId}`);
+    if (call.calleeDevice) this.standby.delete(`${call.callId}:${call.calleeDevice.sessionId}`);
     for (const userId of [call.callerId, call.calleeId]) {
       if (this.liveByUser.get(userId) === call.callId) this.liveByUser.delete(userId);
     }
     this.forgetLater(call.callId);
+    await this.router?.release(call.callId);
     const info = machine.toCallInfo(call);
     // Record first: `call.ended` reaches clients only once the record is committed (events after the commit).
     await this.record(call);

@@ -11,12 +11,15 @@ import {
   type SendMessageRequest,
   type SendMessageResponse,
 } from '@kkchat/protocol';
+import type { Transaction } from 'kysely';
 import type { Actor, Platform } from '../../context.js';
+import type { DB } from '../../platform/db/schema.js';
 import { AppError } from '../../errors.js';
 import { isUniqueViolation } from '../../platform/db/errors.js';
 import type { ContactRepository } from '../contacts/contacts.repository.js';
 import { toUserPublic } from '../users/users.mapper.js';
 import type { UserRepository } from '../users/users.repository.js';
+import { messageEvent, type Audience } from './conversations.events.js';
 import { toMessage } from './conversations.mapper.js';
 import { checkMember, peerOf, visibleRange, type Membership } from './conversations.policy.js';
 import { type AppendOptions, type ConversationRepository, type MessageRow, type WithinStore } from './conversations.repository.js';
@@ -117,7 +120,8 @@ export class ConversationService {
       stored = await withFreshState(conversationId, this.direct, async (state) => {
         checkCanSendDirect(state, actor.userId);
         const content = input.kind === 'text' ? { kind: 'text', text: input.text } : prepared.content;
-        const { message } = await this.store(conversationId, actor.userId, input.clientMsgId, content, contentHash, {
+        const audience = { userIds: [...state!.memberIds], exceptConnectionId: actor.connectionId };
+        const { message } = await this.store(conversationId, actor.userId, input.clientMsgId, content, contentHash, audience, {
           expectedVersion: state!.version,
           ...(prepared.attach ? { within: prepared.attach } : {}),
         });
@@ -130,8 +134,13 @@ export class ConversationService {
       if (!winner) throw error;
       return this.replay(winner, contentHash);
     }
+    this.countReceived(actor);
     await this.deliver(stored.audience, stored.message, actor.connectionId);
     return { message: stored.message, duplicate: false };
+  }
+
+  private countReceived(actor: Actor): void {
+    this.platform.metrics.messagesReceived.inc({ transport: actor.connectionId ? 'ws' : 'rest' });
   }
 
   private async checkSendRate(actor: Actor): Promise<void> {
@@ -166,7 +175,8 @@ export class ConversationService {
             input.kind === 'text'
               ? { kind: 'text', text: input.text, ...(mentions.length > 0 ? { mentions } : {}), ...(mentionAll ? { mentionAll } : {}) }
               : prepared.content;
-          const { message } = await this.store(conversationId, actor.userId, input.clientMsgId, content, contentHash, {
+          const audience = { userIds: state!.audience, exceptConnectionId: actor.connectionId };
+          const { message } = await this.store(conversationId, actor.userId, input.clientMsgId, content, contentHash, audience, {
             expectedVersion: state!.version,
             within: async (trx, seq) => {
               if (!(await this.groupRepo.isActiveMember(trx, conversationId, actor.userId))) throw new AppError('NOT_MEMBER');
@@ -183,6 +193,7 @@ export class ConversationService {
       if (!winner) throw error;
       return this.replay(winner, contentHash);
     }
+    this.countReceived(actor);
     await this.deliver(stored.audience, stored.message, actor.connectionId);
     return { message: stored.message, duplicate: false };
   }
@@ -203,7 +214,9 @@ export class ConversationService {
     expectedVersion: number | undefined,
   ): Promise<{ message: Message; audience: string[]; version: number }> {
     const clientMsgId = `srv:${randomUUID()}`;
-    const { message, version } = await this.store(conversationId, senderId, clientMsgId, content, hashContent(conversationId, content), {
+    // The audience after the change, as the change's own transaction sees it (read only in cluster mode).
+    const audience = { userIds: async (trx: Transaction<DB>) => [...new Set([...(await this.groupRepo.activeMemberIds(trx, conversationId)), ...alsoTo])] };
+    const { message, version } = await this.store(conversationId, senderId, clientMsgId, content, hashContent(conversationId, content), audience, {
       within,
       expectedVersion,
       bumpVersion: true,
@@ -213,14 +226,13 @@ export class ConversationService {
     return { message, audience: [...new Set([...(state?.audience ?? []), ...alsoTo])], version };
   }
 
-  /** After commit: one frame, serialized once by the gateway, to every device of `userIds`. */
+  /**
+   * After commit: one frame, serialized once by the gateway, to every device of `userIds` except the socket that
+   * got the ack. Embedded, this publishes now; in cluster mode the event was staged in the storing transaction
+   * (`store`) and this only wakes the outbox relay.
+   */
   async deliver(userIds: string[], message: Message, exceptConnectionId?: string): Promise<void> {
-    await this.platform.bus.publish({
-      kind: 'deliver',
-      userIds,
-      frame: { type: 'message', message },
-      ...(exceptConnectionId ? { exceptConnectionId } : {}),
-    });
+    await this.platform.outbox.committed(messageEvent(userIds, message, exceptConnectionId));
   }
 
   /**
@@ -237,22 +249,23 @@ export class ConversationService {
     const [conversation, members] = await Promise.all([this.repo.findConversation(conversationId), this.repo.members(conversationId)]);
     if (!conversation) throw new AppError('CONVERSATION_NOT_FOUND');
     const clientMsgId = `srv:${randomUUID()}`;
-    const { message } = await this.store(conversationId, senderId, clientMsgId, content, hashContent(conversationId, content));
-    await this.platform.bus.publish({
-      kind: 'deliver',
-      userIds: members.map((m) => m.user_id),
-      frame: { type: 'message', message },
-    });
+    const userIds = members.map((m) => m.user_id);
+    const { message } = await this.store(conversationId, senderId, clientMsgId, content, hashContent(conversationId, content), { userIds });
+    await this.deliver(userIds, message);
     return message;
   }
 
-  /** Assigns the next seq and stores, in one transaction (see ConversationRepository.appendMessage). */
+  /**
+   * Assigns the next seq and stores, in one transaction (see ConversationRepository.appendMessage). In cluster
+   * mode the message's delivery event to `audience` is written to the outbox in that transaction too.
+   */
   private async store(
     conversationId: string,
     senderId: string,
     clientMsgId: string,
     content: { kind: string; text?: string } & Record<string, unknown>,
     contentHash: string,
+    audience: Audience,
     options: AppendOptions = {},
   ): Promise<{ message: Message; version: number }> {
     const { kind, text, ...fields } = content;
@@ -268,20 +281,33 @@ export class ConversationService {
       contentHash,
       createdAt: this.platform.now(),
     };
-    const { seq, version } = await this.repo.appendMessage(row, options);
-    const message = toMessage({
-      conversation_id: conversationId,
-      seq,
-      id: row.id,
-      sender_id: senderId,
-      client_msg_id: clientMsgId,
-      kind,
-      text: row.text,
-      payload: row.payload,
-      content_hash: contentHash,
-      created_at: row.createdAt,
-    });
-    return { message, version };
+    const messageAt = (seq: number) =>
+      toMessage({
+        conversation_id: conversationId,
+        seq,
+        id: row.id,
+        sender_id: senderId,
+        client_msg_id: clientMsgId,
+        kind,
+        text: row.text,
+        payload: row.payload,
+        content_hash: contentHash,
+        created_at: row.createdAt,
+      });
+    const outbox = this.platform.outbox;
+    const within = options.within;
+    const staged: AppendOptions = outbox.transactional
+      ? {
+          ...options,
+          within: async (trx, seq) => {
+            if (within) await within(trx, seq);
+            const userIds = typeof audience.userIds === 'function' ? await audience.userIds(trx) : audience.userIds;
+            await outbox.stage(trx, messageEvent(userIds, messageAt(seq), audience.exceptConnectionId));
+          },
+        }
+      : options;
+    const { seq, version } = await this.repo.appendMessage(row, staged);
+    return { message: messageAt(seq), version };
   }
 
   /** Moves the actor's read cursor forward; their other devices and the peer (read receipt) are told. */

@@ -38,6 +38,11 @@ export class DirectConversationCache {
     this.states.invalidate(conversationId);
   }
 
+  /** Milliseconds since the entry was loaded. */
+  age(conversationId: string): number {
+    return this.states.age(conversationId);
+  }
+
   forget(conversationId: string): void {
     this.states.forget(conversationId);
   }

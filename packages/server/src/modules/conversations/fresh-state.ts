@@ -8,7 +8,12 @@ export const MAX_STALE_RETRIES = 5;
 export interface StateCache<S> {
   get(id: string): Promise<S>;
   forget(id: string): void;
+  /** Milliseconds since the entry was loaded (Infinity when not held). */
+  age(id: string): number;
 }
+
+/** A refusal on an entry younger than this stands without a reload (refused senders cannot make loads). */
+const CONFIRM_AFTER_MS = 1000;
 
 /**
  * Runs `task` with the conversation's cached state; when its store finds the state stale (changed on another
@@ -31,13 +36,15 @@ export async function withFreshState<S, T>(
 
 /**
  * Runs `check` on the cached state; a refusal is confirmed on a fresh load before it stands, so an entry
- * that another node's change made stale (say, an unblock whose invalidation is late) never refuses wrongly.
+ * that another node's change made stale (say, an unblock whose invalidation is late) does not refuse wrongly.
+ * An entry loaded within the last second is not reloaded: a refused sender hammering a group cannot turn each
+ * refusal into a load of its member list.
  */
 export async function confirmed<S>(conversationId: string, cache: StateCache<S>, check: (state: S) => unknown): Promise<void> {
   try {
     check(await cache.get(conversationId));
   } catch (error) {
-    if (!(error instanceof AppError)) throw error;
+    if (!(error instanceof AppError) || cache.age(conversationId) < CONFIRM_AFTER_MS) throw error;
     cache.forget(conversationId);
     check(await cache.get(conversationId));
   }

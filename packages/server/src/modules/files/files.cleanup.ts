@@ -13,8 +13,8 @@ export interface CleanupReport {
 }
 
 /**
- * The file sweep, a background job the app starts (in cluster mode it belongs to the worker role; running it on
- * several nodes at once is harmless). Each run:
+ * The file sweep, a scheduled job of the worker role (app.ts `scheduledJobs`; in embedded mode the one process is
+ * the worker). Running it on several workers at once is harmless. Each run:
  *  1. marks uploads past their expiry `deleting` (abandoned or failed uploads);
  *  2. marks ready files `deleting` that nothing has referred to for the grace period (never attached, replaced
  *     avatars, removed messages), re-checking the references in the same statement;
@@ -23,7 +23,6 @@ export interface CleanupReport {
  *  4. aborts multipart uploads the store holds that no row records (a crash between creating and recording).
  */
 export class FileCleanup {
-  private timer: ReturnType<typeof setInterval> | null = null;
   private running: Promise<CleanupReport> | null = null;
 
   constructor(
@@ -31,18 +30,6 @@ export class FileCleanup {
     private readonly repo: FileRepository,
     private readonly store: BlobStore,
   ) {}
-
-  start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => void this.runOnce().catch((err: unknown) => this.platform.log.warn({ err }, 'file cleanup failed')), this.platform.config.files.cleanupIntervalMs);
-    this.timer.unref();
-  }
-
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.running?.catch(() => undefined);
-  }
 
   /** One sweep (runs are never concurrent within a process). */
   runOnce(): Promise<CleanupReport> {

@@ -16,6 +16,8 @@ export interface Connection {
   authTimer: NodeJS.Timeout | null;
   /** Cleared at each heartbeat; set by any pong or inbound frame. */
   alive: boolean;
+  /** The node is shutting down: frames from now on are dropped, the socket closes once its sends are done. */
+  draining: boolean;
   /** Sends of this connection run one after another, so their seqs follow the order they were sent in. */
   sendChain: Promise<void>;
   /** Per-connection frame budget (token bucket, kept inline: it dies with the connection). */

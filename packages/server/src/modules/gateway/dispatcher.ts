@@ -9,6 +9,7 @@ import {
 import type { RawData } from 'ws';
 import type { Actor, Platform, Services } from '../../context.js';
 import { AppError, fieldErrorsFromIssues } from '../../errors.js';
+import type { CallCommand } from '../../platform/events/event-bus.js';
 import { takeToken, type Connection } from './connection.js';
 
 /**
@@ -101,6 +102,12 @@ export class FrameDispatcher {
   /** Call frames (calls.service.ts): the actions answer `call.ok` when they carry a rid; signals answer only errors. */
   private async runCall(conn: Connection, frame: ClientFrame, actor: Actor, rid: string | undefined): Promise<void> {
     const calls = this.services.calls;
+    // Cluster mode: a call held by another node gets the frame there; that node answers this socket.
+    const owner = 'callId' in frame ? calls.ownerElsewhere(frame.callId) : null;
+    if (owner && 'callId' in frame) {
+      await calls.forward(owner, frame.callId, actor, forwardedCommand(frame, rid));
+      return;
+    }
     let call;
     switch (frame.type) {
       case 'call.invite':
@@ -164,6 +171,25 @@ export class FrameDispatcher {
       ...(appError.fields ? { fields: appError.fields } : {}),
       ...(appError.retryAfterMs !== undefined ? { retryAfterMs: appError.retryAfterMs } : {}),
     });
+  }
+}
+
+/** A call frame as the node holding the call runs it (calls.cluster.ts). */
+function forwardedCommand(frame: ClientFrame, rid: string | undefined): Omit<CallCommand, 'actor'> {
+  const base = rid !== undefined ? { rid } : {};
+  switch (frame.type) {
+    case 'call.accept':
+      return { ...base, action: 'accept' };
+    case 'call.reject':
+      return { ...base, action: 'reject' };
+    case 'call.cancel':
+      return { ...base, action: 'cancel' };
+    case 'call.hangup':
+      return { ...base, action: 'hangup', ...(frame.reason ? { reason: frame.reason } : {}) };
+    case 'call.signal':
+      return { action: 'signal', signal: frame.signal };
+    default:
+      throw new AppError('UNKNOWN_FRAME_TYPE');
   }
 }
 

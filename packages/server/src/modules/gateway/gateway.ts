@@ -6,6 +6,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Platform, Services } from '../../context.js';
 import { AppError } from '../../errors.js';
 import type { BusEvent } from '../../platform/events/event-bus.js';
+import { logContext } from '../../platform/log-context.js';
 import type { Connection } from './connection.js';
 import { FrameDispatcher, MAX_RATE_VIOLATIONS } from './dispatcher.js';
 
@@ -16,6 +17,8 @@ const MAX_BUFFERED_BYTES = 8 << 20;
 const HINT_FRAMES = new Set<ServerFrame['type']>(['typing', 'presence']);
 /** The standard WebSocket close code for an unexpected server condition; the client reconnects with backoff. */
 const INTERNAL_ERROR_CLOSE = 1011;
+/** Close codes counted by their number in the metrics (1005: none given, 1006: dropped without a close). */
+const KNOWN_CLOSE_CODES = new Set<number>([...Object.values(CLOSE_CODES), 1005, 1006, INTERNAL_ERROR_CLOSE]);
 
 /**
  * The WebSocket gateway at /ws: handshake (origin check, auth as the first frame), the connection registry,
@@ -67,24 +70,39 @@ export class Gateway {
     this.closing = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.unsubscribe?.();
-    const closed = [...this.connections.values()].map(
-      (conn) => new Promise<void>((resolve) => {
-        conn.ws.once('close', () => resolve());
-        conn.ws.close(CLOSE_CODES.GOING_AWAY, 'server shutting down');
-        setTimeout(() => {
-          conn.ws.terminate();
-          resolve();
-        }, 1000).unref();
-      }),
-    );
-    await Promise.all(closed);
+    await Promise.all([...this.connections.values()].map((conn) => closeSocket(conn, CLOSE_CODES.GOING_AWAY, 'server shutting down')));
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  /**
+   * Graceful shutdown: no new sockets, no new frames; each socket is closed with SERVER_DRAINING once the sends
+   * it had in flight are stored and acknowledged, in batches spread over `drainMs` so the clients do not all
+   * land on the other nodes in the same instant. Deliveries keep flowing to sockets until they close.
+   */
+  async drain(drainMs: number): Promise<void> {
+    this.closing = true;
+    const all = [...this.connections.values()];
+    for (const conn of all) conn.draining = true;
+    const batches = Math.max(1, Math.min(all.length, Math.floor(drainMs / 50)));
+    const size = Math.ceil(all.length / batches);
+    const closed: Promise<void>[] = [];
+    for (let start = 0; start < all.length; start += size) {
+      for (const conn of all.slice(start, start + size)) {
+        closed.push(conn.sendChain.catch(() => undefined).then(() => closeSocket(conn, CLOSE_CODES.SERVER_DRAINING, 'server draining; reconnect now')));
+      }
+      if (start + size < all.length) await new Promise((resolve) => setTimeout(resolve, drainMs / batches));
+    }
+    await Promise.all(closed);
   }
 
   private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     const path = (request.url ?? '').split('?')[0];
-    if (path !== '/ws' || this.closing) {
+    if (path !== '/ws') {
       rejectUpgrade(socket, 404, 'Not Found');
+      return;
+    }
+    if (this.closing) {
+      rejectUpgrade(socket, 503, 'Service Unavailable'); // draining: the client tries another node
       return;
     }
     // Browsers always send Origin; a page on another site must not ride on the user's network position
@@ -130,6 +148,7 @@ export class Gateway {
       auth: null,
       authTimer: null,
       alive: true,
+      draining: false,
       sendChain: Promise.resolve(),
       frameTokens: limits.framesPerConnection.limit,
       frameTokensAt: now,
@@ -139,17 +158,23 @@ export class Gateway {
       violationTokensAt: now,
     };
     this.connections.set(conn.id, conn);
+    this.platform.metrics.wsOpened.inc();
     conn.authTimer = setTimeout(() => {
       if (!conn.actor) ws.close(CLOSE_CODES.AUTH_TIMEOUT, 'authenticate within the timeout');
     }, this.platform.config.wsAuthTimeoutMs);
 
     ws.on('message', (data: RawData, isBinary: boolean) => {
       conn.alive = true;
+      if (conn.draining) return; // shutting down: the client resends after reconnecting elsewhere
       // Frame handlers answer their own errors; anything that still escapes (a store failing while the socket
       // registers) must not become an unhandled rejection, which would end the process. Close this socket only.
-      this.dispatcher.dispatch(conn, data, isBinary).catch((error: unknown) => {
-        this.platform.log.error({ err: error, connectionId: conn.id }, 'frame handling failed');
-        conn.ws.close(INTERNAL_ERROR_CLOSE, 'internal error');
+      // What the frame causes is logged with the connection's id (and user, once known).
+      const fields = conn.actor ? { connectionId: conn.id, userId: conn.actor.userId } : { connectionId: conn.id };
+      logContext.run(fields, () => {
+        this.dispatcher.dispatch(conn, data, isBinary).catch((error: unknown) => {
+          this.platform.log.error({ err: error }, 'frame handling failed');
+          conn.ws.close(INTERNAL_ERROR_CLOSE, 'internal error');
+        });
       });
     });
     ws.on('pong', () => {
@@ -157,7 +182,11 @@ export class Gateway {
     });
     // ws answers an oversized frame by closing with 1009 and then emits 'error'; the close handler cleans up.
     ws.on('error', (error) => this.platform.log.debug({ err: error, connectionId: conn.id }, 'socket error'));
-    ws.on('close', () => this.unregister(conn));
+    ws.on('close', (code) => {
+      // A client picks its own close code; only known ones become labels.
+      this.platform.metrics.wsClosed.inc({ code: KNOWN_CLOSE_CODES.has(code) ? String(code) : 'other' });
+      this.unregister(conn);
+    });
   }
 
   /** Indexes an authenticated connection and reports presence. Returns false if it closed meanwhile. */
@@ -209,11 +238,14 @@ export class Gateway {
         // Serialize once, send the same bytes to every recipient socket.
         const bytes = JSON.stringify(event.frame);
         const isHint = HINT_FRAMES.has(event.frame.type);
+        const isMessage = event.frame.type === 'message';
+        let written = 0;
         for (const userId of new Set(event.userIds)) {
           for (const conn of this.byUser.get(userId) ?? []) {
-            if (conn.id !== event.exceptConnectionId) this.write(conn, bytes, isHint);
+            if (conn.id !== event.exceptConnectionId && this.write(conn, bytes, isHint)) written++;
           }
         }
+        if (isMessage && written > 0) this.countDeliveries(written, event.committedAt);
         break;
       }
       case 'deliver-connections': {
@@ -242,15 +274,25 @@ export class Gateway {
   }
 
   /** Writes with backpressure: hints are shed first, then a socket that stays over its limit is closed. */
-  private write(conn: Connection, bytes: string, isHint: boolean): void {
+  private write(conn: Connection, bytes: string, isHint: boolean): boolean {
     const ws = conn.ws;
-    if (ws.readyState !== ws.OPEN) return;
+    if (ws.readyState !== ws.OPEN) return false;
     if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
       ws.close(CLOSE_CODES.SLOW_CONSUMER, 'send buffer full; reconnect and sync');
-      return;
+      return false;
     }
-    if (isHint && ws.bufferedAmount > SHED_HINTS_BYTES) return;
+    if (isHint && ws.bufferedAmount > SHED_HINTS_BYTES) return false;
     ws.send(bytes);
+    return true;
+  }
+
+  /** Message frames written, and how long after their commit (the clock of the committing node). */
+  private countDeliveries(count: number, committedAt: number | undefined): void {
+    const { messagesDelivered, deliveryLatency } = this.platform.metrics;
+    messagesDelivered.inc(count);
+    if (committedAt === undefined) return;
+    const seconds = Math.max(0, Date.now() - committedAt) / 1000;
+    for (let i = 0; i < count; i++) deliveryLatency.observe(seconds);
   }
 
   /** A socket that answered no ping since the last beat is dead: drop it (offline within 2 beats). */
@@ -276,6 +318,19 @@ function clientAddress(request: IncomingMessage, trustProxy: boolean | number | 
   const forwarded = request.headers['x-forwarded-for'];
   const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
   return first || direct;
+}
+
+/** Closes a socket with `code`, and terminates it if the client does not finish the closing handshake in 1 s. */
+function closeSocket(conn: Connection, code: number, reason: string): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (conn.ws.readyState === conn.ws.CLOSED) return resolve();
+    conn.ws.once('close', () => resolve());
+    conn.ws.close(code, reason);
+    setTimeout(() => {
+      conn.ws.terminate();
+      resolve();
+    }, 1000).unref();
+  });
 }
 
 function rejectUpgrade(socket: Duplex, status: number, text: string): void {

@@ -1,6 +1,7 @@
 import type { GroupRole } from '@kkchat/protocol';
 import type { InvalidationChannel } from '../../platform/cache/invalidation.js';
 import { LocalCache } from '../../platform/cache/local-cache.js';
+import { KeyedQueue } from '../../platform/keyed-queue.js';
 import type { GroupRepository } from './groups.repository.js';
 
 export interface GroupMemberState {
@@ -43,7 +44,7 @@ const MAX_GROUPS = 10_000;
 export class GroupMembershipCache {
   private readonly kinds = new Map<string, string>();
   private readonly states: LocalCache<GroupState | null>;
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedQueue();
 
   constructor(
     private readonly repo: GroupRepository,
@@ -74,6 +75,11 @@ export class GroupMembershipCache {
     this.states.invalidate(conversationId);
   }
 
+  /** Milliseconds since the group's state was loaded. */
+  age(conversationId: string): number {
+    return this.states.age(conversationId);
+  }
+
   /** Drops the entry here only (a store found it stale; the node that changed it has told the others). */
   forget(conversationId: string): void {
     this.states.forget(conversationId);
@@ -81,13 +87,6 @@ export class GroupMembershipCache {
 
   /** Runs `task` after every earlier task of this group has finished; tasks of different groups run freely. */
   withLock<T>(conversationId: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(conversationId) ?? Promise.resolve();
-    const run = previous.then(task, task);
-    const tail = run.catch(() => undefined);
-    this.locks.set(conversationId, tail);
-    void tail.then(() => {
-      if (this.locks.get(conversationId) === tail) this.locks.delete(conversationId);
-    });
-    return run;
+    return this.locks.run(conversationId, task);
   }
 }

@@ -66,6 +66,12 @@ export class GroupRepository {
       .executeTakeFirst();
   }
 
+  /** Current members' ids as `trx` sees them: the audience of a change, read inside its transaction (cluster outbox). */
+  async activeMemberIds(trx: Transaction<DB>, conversationId: string): Promise<string[]> {
+    const rows = await trx.selectFrom('conversation_members').select('user_id').where('conversation_id', '=', conversationId).where('left_at', 'is', null).execute();
+    return rows.map((r) => r.user_id);
+  }
+
   activeMembers(conversationId: string) {
     return this.db
       .selectFrom('conversation_members')

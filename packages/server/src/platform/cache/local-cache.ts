@@ -43,6 +43,12 @@ export class LocalCache<T> {
     void this.channel.publish(this.scope, id);
   }
 
+  /** Milliseconds since `id` was loaded (Infinity when it is not held). */
+  age(id: string): number {
+    const entry = this.entries.get(id);
+    return entry ? this.now() - entry.loadedAt : Number.POSITIVE_INFINITY;
+  }
+
   /** Drops `id` here only (a store found it stale; the node that changed it has told everyone). */
   forget(id: string): void {
     this.entries.delete(id);

@@ -1,8 +1,9 @@
 import { Kysely, Migrator, type Migration, type MigrationProvider } from 'kysely';
-import { createDialect, engineOfUrl, prepareSchema, redactUrl } from './dialects.js';
+import { createDialect, engineOfUrl, poolStatsOf, prepareSchema, redactUrl, type PoolStats } from './dialects.js';
 import * as m0001 from './migrations/0001_init.js';
 import * as m0002 from './migrations/0002_groups.js';
 import * as m0003 from './migrations/0003_files.js';
+import * as m0005 from './migrations/0005_cluster.js';
 import * as m0006 from './migrations/0006_state_version.js';
 import type { DB } from './schema.js';
 
@@ -13,6 +14,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0001_init': m0001,
   '0002_groups': m0002,
   '0003_files': m0003,
+  '0005_cluster': m0005,
   '0006_state_version': m0006,
 };
 
@@ -33,10 +35,20 @@ export interface DatabaseOptions {
   onPoolError?: (error: Error) => void;
 }
 
+const poolStats = new WeakMap<Database, () => PoolStats>();
+
+/** The pool's connection counts (PostgreSQL, MySQL), or null for SQLite. For the metrics. */
+export function databasePoolStats(db: Database): (() => PoolStats) | null {
+  return poolStats.get(db) ?? null;
+}
+
 /** Opens the database named by the URL and applies pending migrations. */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   engineOfUrl(options.url); // refuses an unsupported URL before any connection is attempted
-  const db = new Kysely<DB>({ dialect: createDialect(options) });
+  const dialect = createDialect(options);
+  const db = new Kysely<DB>({ dialect });
+  const stats = poolStatsOf(dialect);
+  if (stats) poolStats.set(db, stats);
   try {
     await migrateToLatest(db as unknown as Kysely<unknown>);
   } catch (error) {

@@ -36,6 +36,20 @@ export interface DialectOptions {
 }
 
 export const DEFAULT_POOL_SIZE = 10;
+
+/** Connections of a PostgreSQL or MySQL pool, for the metrics (SQLite has none). */
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
+const poolReaders = new WeakMap<Dialect, () => PoolStats>();
+
+/** The pool counts behind a dialect made by createDialect, or null (SQLite). */
+export function poolStatsOf(dialect: Dialect): (() => PoolStats) | null {
+  return poolReaders.get(dialect) ?? null;
+}
 /** Waiting this long for a connection (from the pool or the server) is an error, not a hang. */
 const CONNECT_TIMEOUT_MS = 10_000;
 /** A statement running longer is cancelled by the server; no request of ours needs more. */
@@ -145,7 +159,9 @@ function postgresDialect(url: string, poolSize: number, onPoolError?: (error: Er
   });
   // An idle connection that the server drops (restart, failover) is reported, not thrown: the pool replaces it.
   pool.on('error', (error) => onPoolError?.(redactError(error, url)));
-  return new PostgresDialect({ pool });
+  const dialect = new PostgresDialect({ pool });
+  poolReaders.set(dialect, () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }));
+  return dialect;
 }
 
 function mysqlDialect(url: string, poolSize: number, onPoolError?: (error: Error) => void): Dialect {
@@ -168,7 +184,9 @@ function mysqlDialect(url: string, poolSize: number, onPoolError?: (error: Error
   pool.on('connection', (connection) => {
     connection.on('error', (error) => onPoolError?.(redactError(error, url)));
   });
-  return new MysqlDialect({
+  // mysql2 keeps its counts in fields it does not type; read them defensively.
+  const internals = pool as unknown as { _allConnections?: { length: number }; _freeConnections?: { length: number }; _connectionQueue?: { length: number } };
+  const dialect = new MysqlDialect({
     pool,
     async onCreateConnection(connection) {
       // Strict mode: an over-long value is an error, never silently truncated. READ COMMITTED like PostgreSQL:
@@ -186,6 +204,11 @@ function mysqlDialect(url: string, poolSize: number, onPoolError?: (error: Error
         .catch(() => undefined);
     },
   });
+  poolReaders.set(dialect, () => {
+    const total = internals._allConnections?.length ?? 0;
+    return { total, idle: internals._freeConnections?.length ?? 0, waiting: internals._connectionQueue?.length ?? 0 };
+  });
+  return dialect;
 }
 
 /**

@@ -189,6 +189,34 @@ export interface FileAttachmentsTable {
   file_id: string;
 }
 
+/** An event waiting for the relay (cluster mode): `payload` is the bus envelope as JSON. */
+export interface OutboxTable {
+  id: Generated<number>;
+  shard: number;
+  event_key: string;
+  payload: string;
+  created_at: number;
+}
+
+export interface OutboxLeasesTable {
+  shard: number;
+  owner: string | null;
+  expires_at: number;
+}
+
+export interface OutboxRelaysTable {
+  relay_id: string;
+  seen_at: number;
+}
+
+/** The live call of a user, shared by the nodes; `owner` is the node process holding the call's state. */
+export interface LiveCallsTable {
+  user_id: string;
+  call_id: string;
+  owner: string;
+  expires_at: number;
+}
+
 export interface DB {
   users: UsersTable;
   sessions: SessionsTable;
@@ -205,4 +233,8 @@ export interface DB {
   files: FilesTable;
   file_parts: FilePartsTable;
   file_attachments: FileAttachmentsTable;
+  outbox: OutboxTable;
+  outbox_leases: OutboxLeasesTable;
+  outbox_relays: OutboxRelaysTable;
+  live_calls: LiveCallsTable;
 }

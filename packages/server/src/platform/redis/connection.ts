@@ -44,10 +44,17 @@ export class RedisConnection {
   private readonly lossHooks = new Set<() => void>();
   private readonly subscribers: RedisClient[] = [];
 
+  private connectedOnce = false;
+
   private constructor(private readonly options: RedisConnectionOptions) {
     this.prefix = options.prefix;
-    this.client = createRedisClient(options.url);
-    this.client.on('error', (error: unknown) => this.markDown(error));
+    // At start an unreachable Redis is an error (a wrong URL must not pass for an outage); once connected,
+    // the client reconnects for ever, quickly at first, at most every 2 s.
+    this.client = createRedisClient(options.url, (retries) => (this.connectedOnce ? Math.min(50 * 2 ** retries, 2000) : retries < 2 ? 100 : false));
+    this.client.on('error', (error: unknown) => {
+      this.options.onCommandError?.();
+      this.markDown(error);
+    });
     this.client.on('ready', () => this.markUp());
   }
 
@@ -57,6 +64,7 @@ export class RedisConnection {
     try {
       await connection.client.connect();
       await connection.client.ping();
+      connection.connectedOnce = true;
     } catch (error) {
       await connection.close();
       throw new Error(`Redis at ${redactRedisUrl(options.url)} is unreachable: ${errorText(error)}`, { cause: error });
@@ -76,7 +84,7 @@ export class RedisConnection {
   /** Runs a command; a failure marks Redis down and is rethrown for the caller's fallback. */
   async run<T>(command: (client: RedisClient) => Promise<T>): Promise<T> {
     try {
-      const result = await command(this.client);
+      const result = await withTimeout(command(this.client), COMMAND_TIMEOUT_MS);
       if (!this.upValue) this.markUp();
       return result;
     } catch (error) {
@@ -122,8 +130,12 @@ export class RedisConnection {
     this.closed = true;
     this.stopProbe();
     for (const client of [...this.subscribers, this.client]) {
-      if (client.isOpen) await client.close().catch(() => client.destroy());
-      else client.destroy();
+      try {
+        if (client.isOpen) await client.close();
+        else client.destroy();
+      } catch {
+        // already closed
+      }
     }
   }
 
@@ -134,7 +146,7 @@ export class RedisConnection {
     this.options.onState?.(false);
     for (const hook of this.lossHooks) hook();
     this.probe = setInterval(() => {
-      this.client.ping().then(() => this.markUp(), () => undefined);
+      withTimeout(this.client.ping(), COMMAND_TIMEOUT_MS).then(() => this.markUp(), () => undefined);
     }, PROBE_INTERVAL_MS);
     this.probe.unref();
   }
@@ -160,17 +172,23 @@ export class RedisConnection {
   }
 }
 
-function createRedisClient(url: string) {
+function createRedisClient(url: string, reconnectStrategy: (retries: number) => number | false) {
   return createClient({
     url,
     disableOfflineQueue: true,
+    // node-redis times a command out only until it is written; withTimeout covers the wait for the reply.
     commandOptions: { timeout: COMMAND_TIMEOUT_MS },
-    socket: {
-      connectTimeout: 5000,
-      // Reconnect for ever, quickly at first, at most every 2 s.
-      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000),
-    },
+    socket: { connectTimeout: 5000, reconnectStrategy },
   });
+}
+
+/** A frozen Redis (or a lost network) never answers: give up on the reply after `ms`. */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`redis command timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Command errors that say nothing about the connection (a script error, a wrong type) leave it up. */
