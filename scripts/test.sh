@@ -42,6 +42,11 @@ if ! bash scripts/nginx.sh install; then
   setup_failed=1
 fi
 
+# S3Proxy for the S3 blob store tests: its jars are fetched from Maven Central once into ~/.cache/kkchat.
+if ! bash scripts/s3proxy.sh fetch; then
+  echo "test: S3Proxy could not be fetched (see above); the S3 tests will fail" >&2
+fi
+
 # Type errors count too: vitest strips types without checking them, so the tests and the web app's templates
 # are type-checked here. A failed check counts as one failure and the tests still run.
 echo "==> Type-checking (npm run typecheck)"

@@ -16,3 +16,5 @@ export { backoffDelay, type BackoffOptions } from './backoff.js';
 export { newClientMsgId, webSocketUrl } from './util.js';
 export type { AuthApi, UsersApi, ContactsApi, ConversationsApi } from './api.js';
 export type { GroupsApi } from './groups.js';
+export type { FilesApi, FileBody, UploadOptions, PartSender } from './files.js';
+export type { OutboxContent } from './outbox.js';

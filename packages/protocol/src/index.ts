@@ -5,3 +5,4 @@ export * from './rest.js';
 export * from './ws.js';
 export * from './calls.js';
 export * from './groups.js';
+export * from './files.js';

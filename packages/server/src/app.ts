@@ -12,6 +12,7 @@ import { installOpenApi } from './http/openapi.js';
 import { installOperations, requestIdOf, type OperationsState } from './http/operations.js';
 import { installSecurityHeaders, setSecurityHeaders } from './http/security-headers.js';
 import { installWebApp } from './http/web-app.js';
+import { createBlobStore } from './platform/blobs/create-blob-store.js';
 import { databasePoolStats, openDatabase } from './platform/db/database.js';
 import { createEventPlatform } from './platform/events/cluster.js';
 import type { EventBus } from './platform/events/event-bus.js';
@@ -41,6 +42,12 @@ import { PresenceService } from './modules/gateway/presence.service.js';
 import { UserRepository } from './modules/users/users.repository.js';
 import { userRoutes } from './modules/users/users.routes.js';
 import { UserService } from './modules/users/users.service.js';
+import { FileCleanup } from './modules/files/files.cleanup.js';
+import { FileLinkSigner } from './modules/files/files.links.js';
+import { FileRepository } from './modules/files/files.repository.js';
+import { fileContentRoutes, fileRoutes } from './modules/files/files.routes.js';
+import { FileService } from './modules/files/files.service.js';
+import { UploadService } from './modules/files/uploads.service.js';
 
 export const VERSION = '0.1.0';
 
@@ -49,6 +56,8 @@ export interface KKChatApp {
   platform: Platform;
   services: Services;
   gateway: Gateway;
+  /** The file sweep (a worker-role job; tests run it on demand). */
+  fileCleanup: FileCleanup;
   /** Listens and returns the bound port; default allowed origins then name that port (KKCHAT_PORT=0). */
   listen(host: string, port: number): Promise<number>;
   /** Stops accepting work, closes sockets (1001), then Redis and the database. */
@@ -88,6 +97,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const instanceId = randomBytes(6).toString('hex');
   let infra;
   let events;
+  let blobs;
   try {
     infra = await openInfrastructure(config, {
       log,
@@ -100,6 +110,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     ).catch(async (error: unknown) => {
       await infra!.close();
       throw error;
+    });
+    blobs = await createBlobStore(config).catch(async (error: unknown) => {
+      await events!.close();
+      await infra!.close();
+      throw new Error(`Blob store (${config.files.store}): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     });
   } catch (error) {
     await db.destroy();
@@ -116,6 +131,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     sessions: infra.sessions,
     invalidation: infra.invalidation,
     redis: infra.redis,
+    blobs,
     metrics,
     log,
     now,
@@ -125,6 +141,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   if (infra.redis) metrics.trackRedis();
   const operations: OperationsState = { draining: false };
   const services = createServices(platform);
+  const fileCleanup = new FileCleanup(platform, new FileRepository(platform.db), platform.blobs);
 
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
@@ -165,6 +182,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   if (config.roles.has('api')) await app.register(
     async (api) => {
       await api.register(publicAuthRoutes, { services });
+      // Downloads by signed link carry no Authorization header (<img>, <video>): outside the auth hook.
+      await api.register(fileContentRoutes, { services });
       await api.register(async (secured) => {
         requireAuthentication(secured, services);
         await secured.register(sessionRoutes, { services });
@@ -173,6 +192,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         await secured.register(conversationRoutes, { services });
         await secured.register(groupRoutes, { services });
         await secured.register(callRoutes, { services, config, now });
+        await secured.register(fileRoutes, { services });
       });
     },
     { prefix: '/api/v1' },
@@ -183,7 +203,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   if (config.roles.has('gateway')) gateway.attach(app.server);
   metrics.trackConnections(() => gateway.stats().connections);
   await infra.start();
-  const jobs = new JobScheduler(config.roles.has('worker') ? scheduledJobs(platform) : [], log.child({ component: 'jobs' }));
+  const jobs = new JobScheduler(config.roles.has('worker') ? scheduledJobs(platform, fileCleanup) : [], log.child({ component: 'jobs' }));
   jobs.start();
 
   const closeBackground = async () => {
@@ -191,7 +211,19 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     services.calls.close();
     await infra.close();
     await events.close();
+    await blobs.close();
     await db.destroy();
+  };
+  // Node closes the keep-alive connections that are idle when the server closes; one still finishing a response
+  // (a download streaming out) becomes idle a moment later and would then hold the close for Fastify's
+  // keep-alive timeout (72 s). Those are reaped as they go idle.
+  const closeHttp = async () => {
+    const reaper = setInterval(() => app.server.closeIdleConnections(), 250);
+    try {
+      await app.close();
+    } finally {
+      clearInterval(reaper);
+    }
   };
 
   return {
@@ -199,6 +231,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     platform,
     services,
     gateway,
+    fileCleanup,
     async listen(host, port) {
       await app.listen({ host, port });
       const address = app.server.address();
@@ -208,7 +241,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     },
     async close() {
       await gateway.close();
-      await app.close();
+      await closeHttp();
       await closeBackground();
     },
     async shutdown() {
@@ -219,16 +252,18 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       platform.presence.handOff();
       await gateway.drain(config.shutdown.drainMs);
       await gateway.close();
-      await app.close(); // stops listening; in-flight requests finish, new ones on kept-alive connections get 503
+      await closeHttp(); // stops listening; in-flight requests finish, new ones on kept-alive connections get 503
       await closeBackground();
     },
   };
 }
 
 /** The worker role's periodic jobs; each is idempotent, so every worker runs them. */
-function scheduledJobs(platform: Platform): ScheduledJob[] {
+function scheduledJobs(platform: Platform, fileCleanup: FileCleanup): ScheduledJob[] {
   const auth = new AuthRepository(platform.db);
   return [
+    // Abandoned uploads and files nothing refers to (modules/files/files.cleanup.ts).
+    { name: 'file-cleanup', everyMs: platform.config.files.cleanupIntervalMs, run: async () => void (await fileCleanup.runOnce()) },
     {
       name: 'purge-expired-refresh-tokens',
       everyMs: 10 * 60_000,
@@ -242,20 +277,24 @@ function scheduledJobs(platform: Platform): ScheduledJob[] {
 
 function createServices(platform: Platform): Services {
   const users = new UserRepository(platform.db);
+  const filesRepo = new FileRepository(platform.db);
+  const files = new FileService(platform, filesRepo, platform.blobs, new FileLinkSigner(platform.config.jwtSecret, platform.config.files.linkTtlMs));
   const contactsRepo = new ContactRepository(platform.db);
   const conversationsRepo = new ConversationRepository(platform.db);
   const groupsRepo = new GroupRepository(platform.db);
   const groupCache = new GroupMembershipCache(groupsRepo, platform.invalidation, platform.now);
   const directCache = new DirectConversationCache((id) => conversationsRepo.loadDirectState(id), platform.invalidation, platform.now);
   const contacts = new ContactService(platform, contactsRepo, users, directCache);
-  const conversations = new ConversationService(platform, conversationsRepo, contactsRepo, users, groupCache, groupsRepo, directCache);
+  const conversations = new ConversationService(platform, conversationsRepo, contactsRepo, users, groupCache, groupsRepo, directCache, files);
   return {
     auth: new AuthService(platform, new AuthRepository(platform.db), users),
-    users: new UserService(platform, users, (userId) => contactsRepo.audienceOf(userId)),
+    users: new UserService(platform, users, (userId) => contactsRepo.audienceOf(userId), files),
     contacts,
     conversations,
-    groups: new GroupService(platform, groupsRepo, groupCache, conversations, contactsRepo, users),
+    groups: new GroupService(platform, groupsRepo, groupCache, conversations, contactsRepo, users, files),
     presence: new PresenceService(platform, users, (userId) => contactsRepo.audienceOf(userId)),
     calls: new CallService(platform, conversationsRepo, contactsRepo, conversations),
+    files,
+    uploads: new UploadService(platform, filesRepo, platform.blobs),
   };
 }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
+import type { BlobStore } from './platform/blobs/blob-store.js';
 import type { Database } from './platform/db/database.js';
 import type { EventBus } from './platform/events/event-bus.js';
 import type { EventOutbox } from './platform/events/outbox.js';
@@ -16,6 +17,8 @@ import type { ConversationService } from './modules/conversations/conversations.
 import type { GroupService } from './modules/groups/groups.service.js';
 import type { PresenceService } from './modules/gateway/presence.service.js';
 import type { CallService } from './modules/calls/calls.service.js';
+import type { FileService } from './modules/files/files.service.js';
+import type { UploadService } from './modules/files/uploads.service.js';
 
 /** Infrastructure the services run on; each piece has an embedded adapter and (later) a production one. */
 export interface Platform {
@@ -28,6 +31,8 @@ export interface Platform {
   instanceId: string;
   presence: PresenceStore;
   limiter: RateLimiter;
+  /** File bytes: local disk or S3 (KKCHAT_BLOB_STORE). */
+  blobs: BlobStore;
   /** Session liveness seen alike by every node (auth.service.ts). */
   sessions: SharedCache;
   /** Tells the other nodes to drop cached state that changed here. */
@@ -49,6 +54,8 @@ export interface Services {
   groups: GroupService;
   presence: PresenceService;
   calls: CallService;
+  files: FileService;
+  uploads: UploadService;
 }
 
 /** Who is acting: always taken from the verified token, never from the request body. */
