@@ -15,7 +15,9 @@ import { defineConfig } from 'vitest/config';
  * when `conditions` is set, so the defaults are spread in after `source`.
  */
 const SOURCE_FIRST_CLIENT = ['source', ...defaultClientConditions];
-const SOURCE_FIRST_SERVER = ['source', ...defaultServerConditions];
+// Server code runs in Node, which ignores the bundlers' `module` condition; keeping it would load the AWS SDK's
+// dist-es build, whose extensionless imports Node cannot resolve.
+const SOURCE_FIRST_SERVER = ['source', ...defaultServerConditions.filter((c) => c !== 'module')];
 
 export default defineConfig({
   resolve: { conditions: SOURCE_FIRST_CLIENT },

@@ -15,7 +15,7 @@ describe('bench harness (toy sizes)', () => {
   it('runs every scenario against KKChat and both baselines and writes JSON, Markdown and SVG', async () => {
     const lines: string[] = [];
     const { results, file, markdown } = await runBench({
-      scenarios: ['idle', 'throughput', 'fanout', 'storm', 'http'],
+      scenarios: ['idle', 'throughput', 'fanout', 'storm', 'http', 'files'],
       targets: ['kkchat', 'ws', 'sio'],
       users: 0,
       idleConnections: 12,
@@ -28,6 +28,8 @@ describe('bench harness (toy sizes)', () => {
       stepMs: 400,
       httpMs: 400,
       historyMessages: 5,
+      fileSizesMiB: [1, 2],
+      fileStores: ['local'],
       workers: 1,
       heartbeatMs: 300,
       synchronous: ['NORMAL'],
@@ -36,7 +38,7 @@ describe('bench harness (toy sizes)', () => {
       outDir,
       log: (line) => lines.push(line),
     });
-    expect(results.map((r) => r.name)).toEqual(['idle', 'throughput', 'fanout', 'storm', 'http']);
+    expect(results.map((r) => r.name)).toEqual(['idle', 'throughput', 'fanout', 'storm', 'http', 'files']);
     const byName = Object.fromEntries(results.map((r) => [r.name, r]));
     const row = (scenario: string, metric: string) => byName[scenario].rows.find((r) => r.metric.startsWith(metric))!;
 
@@ -57,11 +59,13 @@ describe('bench harness (toy sizes)', () => {
     expect(row('storm', 'messages sent while').kkchat).toBe(8);
     expect(row('http', 'history pages').kkchat).toBeGreaterThan(0);
     expect(row('http', 'logins').kkchat).toBeGreaterThan(0);
+    expect(row('files', 'local 2 MiB upload').kkchat).toBeGreaterThan(0);
+    expect(row('files', 'local 2 MiB peak server RSS, download').kkchat).toBeGreaterThan(0);
     if (byName.fanout.skipped) expect(byName.fanout.skipped).toMatch(/^skipped: groups/);
     else for (const t of ['kkchat', 'ws', 'sio'] as const) expect(row('fanout', 'max deliveries')[t]).toBeGreaterThan(0);
 
     expect(existsSync(file)).toBe(true);
-    expect(JSON.parse(readFileSync(file, 'utf8')).results).toHaveLength(5);
+    expect(JSON.parse(readFileSync(file, 'utf8')).results).toHaveLength(6);
     expect(markdown).toContain('| metric | KKChat | bare ws relay | Socket.IO relay |');
     const svg = readFileSync(join(file, '..', 'throughput.svg'), 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);

@@ -8,7 +8,8 @@
 #
 # Ports: nginx 19080 (open http://127.0.0.1:19080), nodes 19081.., Kafka 19092/19093 (scripts/kafka.sh).
 # Database: postgres://postgres@127.0.0.1:5432/kkchat_cluster, created when missing (--database-url for another;
-# every node shares it). Redis: redis://127.0.0.1:6379 (KKCHAT_REDIS_URL to change it).
+# every node shares it). Redis: redis://127.0.0.1:6379 under the key prefix kkchat-cluster: (KKCHAT_REDIS_URL and
+# KKCHAT_REDIS_PREFIX to change them).
 # State, logs and PIDs: data/cluster/. Every node runs every role; see README "Running a cluster" for roles.
 set -euo pipefail
 
@@ -69,7 +70,8 @@ start_node() {
   # setsid: the nodes outlive this script and do not get the terminal's Ctrl-C.
   setsid env \
     KKCHAT_HOST=127.0.0.1 KKCHAT_PORT="$port" KKCHAT_NODE_ID="node-$i" KKCHAT_DATA_DIR="$STATE/node-$i" \
-    KKCHAT_DATABASE_URL="$DATABASE_URL" KKCHAT_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" KKCHAT_REDIS_URL="$REDIS_URL" \
+    KKCHAT_DATABASE_URL="$DATABASE_URL" KKCHAT_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" \
+    KKCHAT_REDIS_URL="$REDIS_URL" KKCHAT_REDIS_PREFIX="${KKCHAT_REDIS_PREFIX:-kkchat-cluster:}" \
     KKCHAT_JWT_SECRET="$(cat "$STATE/jwt-secret")" KKCHAT_TRUST_PROXY=1 \
     KKCHAT_ALLOWED_ORIGINS="http://127.0.0.1:$NGINX_PORT,http://localhost:$NGINX_PORT" \
     node packages/server/dist/main.js >>"$STATE/node-$i.log" 2>&1 </dev/null &

@@ -32,10 +32,19 @@ fi
 
 # Apache Kafka's jars for the cluster tests (each such test starts its own broker): fetched once into
 # ~/.cache/kkchat/kafka, Java 17 and Maven installed from Debian when missing. A failure counts as one.
-echo "==> Checking the Kafka broker (scripts/kafka.sh fetch)"
+echo "==> Checking the Kafka broker (scripts/kafka.sh fetch) and nginx (scripts/nginx.sh install)"
 if ! bash scripts/kafka.sh fetch; then
   echo "test: the Kafka broker could not be fetched (see above); the cluster tests will fail" >&2
   setup_failed=1
+fi
+if ! bash scripts/nginx.sh install; then
+  echo "test: nginx could not be installed (see above); the cluster end-to-end test will fail" >&2
+  setup_failed=1
+fi
+
+# S3Proxy for the S3 blob store tests: its jars are fetched from Maven Central once into ~/.cache/kkchat.
+if ! bash scripts/s3proxy.sh fetch; then
+  echo "test: S3Proxy could not be fetched (see above); the S3 tests will fail" >&2
 fi
 
 # Type errors count too: vitest strips types without checking them, so the tests and the web app's templates

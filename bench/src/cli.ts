@@ -14,7 +14,7 @@ const HELP = `KKChat benchmark: KKChat beside a bare ws relay and a Socket.IO re
 
 Usage: npm run bench -- [options]
 
-  --scenarios=a,b    idle,throughput,fanout,storm,http (default: all)
+  --scenarios=a,b    idle,throughput,fanout,storm,http,files (default: all)
   --targets=a,b      kkchat,ws,sio (default: all)
   --full             the big sizes (19,000 idle sockets, 2,000 pairs, 2,000-member group, 10,000-client storm); long
   --idle=N           idle sockets (quick 2000, full 19000; one process holds at most ~19,800)
@@ -28,6 +28,8 @@ Usage: npm run bench -- [options]
   --start-rate=N     first offered rate in msg/s (default 200, then ×1.6 per step)
   --max-steps=N      at most this many rising steps (default 12)
   --http=MS          duration of each HTTP load (quick 3000, full 10000)
+  --file-sizes=a,b   file sizes in MiB for the files scenario (default 5,50,100)
+  --stores=a,b       blob stores for the files scenario: local,s3 (default both; s3 starts S3Proxy on loopback)
   --workers=N        load-generator processes (default 2)
   --heartbeat=MS     heartbeat interval for every server (default 5000, so the idle CPU window is short)
   --sync=FULL,NORMAL KKCHAT_SQLITE_SYNCHRONOUS values for the throughput scenario (default both)
@@ -60,6 +62,8 @@ export function parseOptions(argv: string[]): BenchOptions | null {
       'max-steps': { type: 'string' },
       http: { type: 'string' },
       workers: { type: 'string' },
+      'file-sizes': { type: 'string' },
+      stores: { type: 'string' },
       heartbeat: { type: 'string' },
       sync: { type: 'string' },
       out: { type: 'string' },
@@ -91,6 +95,12 @@ export function parseOptions(argv: string[]): BenchOptions | null {
     stepMs: num(values.step, 2000, 5000),
     httpMs: num(values.http, 3000, 10_000),
     historyMessages: full ? 200 : 100,
+    fileSizesMiB: (values['file-sizes'] ?? '5,50,100').split(',').map((v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new Error(`not a size in MiB: ${v}`);
+      return n;
+    }),
+    fileStores: list<'local' | 's3'>(values.stores, ['local', 's3'], ['local', 's3']),
     workers: Math.max(1, num(values.workers, 2, 2)),
     heartbeatMs: num(values.heartbeat, 5000, 5000),
     synchronous: list<'FULL' | 'NORMAL'>(values.sync, ['FULL', 'NORMAL'], ['FULL', 'NORMAL']),

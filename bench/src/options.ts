@@ -1,7 +1,7 @@
 import type { Target } from './procs.js';
 
-export type Scenario = 'idle' | 'throughput' | 'fanout' | 'storm' | 'http';
-export const ALL_SCENARIOS: Scenario[] = ['idle', 'throughput', 'fanout', 'storm', 'http'];
+export type Scenario = 'idle' | 'throughput' | 'fanout' | 'storm' | 'http' | 'files';
+export const ALL_SCENARIOS: Scenario[] = ['idle', 'throughput', 'fanout', 'storm', 'http', 'files'];
 
 export interface BenchOptions {
   scenarios: Scenario[];
@@ -23,6 +23,9 @@ export interface BenchOptions {
   httpMs: number;
   /** Messages put into each of the (up to 50) conversations the history scenario pages through. */
   historyMessages: number;
+  /** File sizes (MiB) of the files scenario, and the blob stores it runs on. */
+  fileSizesMiB: number[];
+  fileStores: ('local' | 's3')[];
   workers: number;
   heartbeatMs: number;
   synchronous: ('FULL' | 'NORMAL')[];

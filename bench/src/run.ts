@@ -11,6 +11,7 @@ import { throughputScenario } from './scenarios/throughput.js';
 import { fanoutScenario } from './scenarios/fanout.js';
 import { stormScenario } from './scenarios/storm.js';
 import { httpScenario } from './scenarios/http.js';
+import { filesScenario } from './scenarios/files.js';
 
 export { ALL_SCENARIOS, type BenchOptions, type Scenario } from './options.js';
 
@@ -81,4 +82,5 @@ const SCENARIOS: Record<Scenario, (ctx: Ctx) => Promise<ScenarioResult>> = {
   fanout: fanoutScenario,
   storm: stormScenario,
   http: httpScenario,
+  files: filesScenario,
 };

@@ -2,6 +2,8 @@ import {
   CLOSE_CODES,
   MarkReadResponseSchema,
   checkMessageText,
+  type AttachmentKind,
+  type FileInfo,
   type MarkReadResponse,
   type Message,
   type ServerFrame,
@@ -14,6 +16,7 @@ import { Realtime, toApiError, type ConnectionState, type WebSocketCtor } from '
 import { SyncEngine } from './sync.js';
 import { Outbox, type MentionOptions, type OutboxEntry } from './outbox.js';
 import { createGroupsApi, type GroupsApi } from './groups.js';
+import { createFilesApi, type FilesApi } from './files.js';
 import { Emitter } from './emitter.js';
 import { callEvent, createCallsApi, type CallsApi } from './calls.js';
 import { createAdminApi, type AdminApi } from './admin.js';
@@ -48,6 +51,8 @@ export class KKChatClient {
   readonly groups: GroupsApi;
   /** The admin API (accounts with the role `admin`). */
   readonly admin: AdminApi;
+  /** Uploads (resumable, with progress), signed download links, avatars. */
+  readonly files: FilesApi;
 
   private readonly opts: KKChatClientOptions;
   private readonly emitter = new Emitter<ClientEvents>();
@@ -151,6 +156,7 @@ export class KKChatClient {
     this.calls = createCallsApi(this.http, this.realtime, opts.requestTimeoutMs ?? 15_000);
     this.groups = createGroupsApi(this.http);
     this.admin = createAdminApi(this.http);
+    this.files = createFilesApi(this.http, { onUser: (user) => this.adoptUser(user), backoff: opts.reconnect });
   }
 
   /** The signed-in user, null when signed out. */
@@ -211,6 +217,19 @@ export class KKChatClient {
     const problem = checkMessageText(text);
     if (problem) throw ApiError.of(problem);
     return this.outboxQueue.add(conversationId, text, newClientMsgId(), mentions);
+  }
+
+  /**
+   * Queues a file message (image, file, audio or video) for a file already uploaded with `files.upload`; it then
+   * behaves like a text message in the outbox (order, retries with the same clientMsgId, 'outbox' events).
+   */
+  sendFile(conversationId: string, kind: AttachmentKind, file: FileInfo, options: { durationMs?: number } = {}): OutboxEntry {
+    return this.outboxQueue.addContent(conversationId, { kind, file, ...options }, newClientMsgId());
+  }
+
+  /** sendFile, then resolves with the stored message on ack. */
+  sendFileAndWait(conversationId: string, kind: AttachmentKind, file: FileInfo, options: { durationMs?: number } = {}): Promise<Message> {
+    return this.outboxQueue.waitFor(this.sendFile(conversationId, kind, file, options).clientMsgId);
   }
 
   /** Moves a failed entry back to sending (behind the conversation's other queued messages). */

@@ -4,7 +4,7 @@ import { HttpClient, MemoryTokenStore } from './http.js';
 import { ApiError } from './errors.js';
 import { backoffDelay } from './backoff.js';
 
-const user = { id: 'u1', username: 'alice', displayName: 'Alice', bio: '', createdAt: 1 };
+const user = { id: 'u1', username: 'alice', displayName: 'Alice', bio: '', avatar: '', createdAt: 1 };
 
 function authResult(n: number, ttlMs = 15 * 60_000): AuthResult {
   return {

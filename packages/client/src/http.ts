@@ -266,6 +266,16 @@ export class HttpClient {
     return parsed.data;
   }
 
+  /** An absolute URL for a path on the server (`/api/v1/...`, as signed file links are given). */
+  absoluteUrl(path: string): string {
+    return /^[a-z]+:\/\//i.test(path) ? path : `${this.baseUrl}${path}`;
+  }
+
+  /** The configured fetch, for requests that are not JSON (upload parts). */
+  rawFetch(url: string, init: RequestInit): Promise<Response> {
+    return this.fetchFn(url, init);
+  }
+
   private url(path: string, query?: Record<string, string | number | undefined>): string {
     let url = `${this.baseUrl}/api/v1${path}`;
     if (query) {

@@ -17,3 +17,5 @@ export { newClientMsgId, webSocketUrl } from './util.js';
 export type { AuthApi, UsersApi, ContactsApi, ConversationsApi } from './api.js';
 export type { GroupsApi } from './groups.js';
 export type { AdminApi } from './admin.js';
+export type { FilesApi, FileBody, UploadOptions, PartSender } from './files.js';
+export type { OutboxContent } from './outbox.js';

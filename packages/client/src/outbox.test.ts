@@ -20,14 +20,14 @@ function setup(opts: { ackTimeoutMs?: number } = {}) {
   });
   /** The server's ack for a transmitted frame. */
   const ackOf = (frame: SendFrame): Message =>
-    buildMessage(frame.conversationId, ++seq, { clientMsgId: frame.clientMsgId, senderId: 'me', text: frame.text });
+    buildMessage(frame.conversationId, ++seq, { clientMsgId: frame.clientMsgId, senderId: 'me', text: frame.kind === 'text' ? frame.text : '' });
   return {
     outbox,
     sent,
     updates,
     ackOf,
     setOnline: (value: boolean) => (online = value),
-    texts: () => sent.map((f) => f.text),
+    texts: () => sent.map((f) => (f.kind === 'text' ? f.text : '')),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { Message } from '@kkchat/protocol';
+import type { AttachmentKind, FileInfo, Message } from '@kkchat/protocol';
 import { ApiError, PERMANENT_SEND_ERRORS } from './errors.js';
 import { backoffDelay, startTimer } from './backoff.js';
 
@@ -6,8 +6,12 @@ import { backoffDelay, startTimer } from './backoff.js';
 export interface OutboxEntry {
   clientMsgId: string;
   conversationId: string;
+  /** The text ('' for a file message). */
   text: string;
-  kind: 'text';
+  kind: 'text' | AttachmentKind;
+  /** File messages: the uploaded file (rendered while pending) and, for audio and video, its length. */
+  file?: FileInfo;
+  durationMs?: number;
   /** Group messages: mentioned members and @all. */
   mentions?: string[];
   mentionAll?: boolean;
@@ -26,17 +30,16 @@ export interface MentionOptions {
   mentionAll?: boolean;
 }
 
+/** What a queued message says: text (with mentions), or an uploaded file as one of the attachment kinds. */
+export type OutboxContent =
+  | { kind: 'text'; text: string; mentions?: string[]; mentionAll?: boolean }
+  | { kind: AttachmentKind; file: FileInfo; durationMs?: number };
+
 /** The `send` frame the outbox transmits. */
-export interface SendFrame {
-  type: 'send';
-  rid: string;
-  conversationId: string;
-  clientMsgId: string;
-  kind: 'text';
-  text: string;
-  mentions?: string[];
-  mentionAll?: boolean;
-}
+export type SendFrame = { type: 'send'; rid: string; conversationId: string; clientMsgId: string } & (
+  | { kind: 'text'; text: string; mentions?: string[]; mentionAll?: boolean }
+  | { kind: AttachmentKind; fileId: string; durationMs?: number }
+);
 
 /** What the outbox needs from the connection (the seam its tests fake). */
 export interface OutboxDeps {
@@ -82,19 +85,23 @@ export class Outbox {
 
   constructor(private readonly deps: OutboxDeps) {}
 
-  /** Queues a message (the caller has validated the text) and sends it when possible. */
+  /** Queues a text message (the caller has validated the text) and sends it when possible. */
   add(conversationId: string, text: string, clientMsgId: string, mentions: MentionOptions = {}): OutboxEntry {
-    const entry: OutboxEntry = {
-      clientMsgId,
-      conversationId,
-      text,
-      kind: 'text',
-      ...(mentions.mentions?.length ? { mentions: mentions.mentions } : {}),
-      ...(mentions.mentionAll ? { mentionAll: true } : {}),
-      state: 'sending',
-      attempts: 0,
-      createdAt: Date.now(),
-    };
+    return this.addContent(conversationId, { kind: 'text', text, ...mentions }, clientMsgId);
+  }
+
+  /** Queues a message of any kind and sends it when possible. */
+  addContent(conversationId: string, content: OutboxContent, clientMsgId: string): OutboxEntry {
+    const fields =
+      content.kind === 'text'
+        ? {
+            kind: 'text' as const,
+            text: content.text,
+            ...(content.mentions?.length ? { mentions: content.mentions } : {}),
+            ...(content.mentionAll ? { mentionAll: true } : {}),
+          }
+        : { kind: content.kind, text: '', file: content.file, ...(content.durationMs !== undefined ? { durationMs: content.durationMs } : {}) };
+    const entry: OutboxEntry = { clientMsgId, conversationId, ...fields, state: 'sending', attempts: 0, createdAt: Date.now() };
     this.records.set(clientMsgId, { entry, serverErrors: 0 });
     this.enqueue(entry);
     this.deps.onUpdate({ ...entry });
@@ -271,16 +278,18 @@ export class Outbox {
     this.inflight.set(conversationId, { clientMsgId: entry.clientMsgId, rid, timer });
     this.rids.set(rid, entry.clientMsgId);
     entry.attempts++;
-    this.deps.transmit({
-      type: 'send',
-      rid,
-      conversationId,
-      clientMsgId: entry.clientMsgId,
-      kind: 'text',
-      text: entry.text,
-      ...(entry.mentions ? { mentions: entry.mentions } : {}),
-      ...(entry.mentionAll ? { mentionAll: true } : {}),
-    });
+    const envelope = { type: 'send' as const, rid, conversationId, clientMsgId: entry.clientMsgId };
+    this.deps.transmit(
+      entry.kind === 'text' || !entry.file
+        ? {
+            ...envelope,
+            kind: 'text',
+            text: entry.text,
+            ...(entry.mentions ? { mentions: entry.mentions } : {}),
+            ...(entry.mentionAll ? { mentionAll: true } : {}),
+          }
+        : { ...envelope, kind: entry.kind, fileId: entry.file.id, ...(entry.durationMs !== undefined ? { durationMs: entry.durationMs } : {}) },
+    );
   }
 
   private settleWaiters(clientMsgId: string, message?: Message, error?: unknown): void {

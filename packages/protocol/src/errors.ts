@@ -85,6 +85,23 @@ export const ERRORS = {
   JOIN_REQUEST_NOT_FOUND: { status: 404, message: 'No such pending join request.' },
   JOIN_REQUEST_EXISTS: { status: 409, message: 'A join request is already pending.' },
 
+  // Files and uploads
+  FILE_NOT_FOUND: { status: 404, message: 'No such file.' },
+  UPLOAD_NOT_FOUND: { status: 404, message: 'No such upload.' },
+  FILE_EMPTY: { status: 400, message: 'The file is empty.' },
+  FILE_TOO_LARGE: { status: 413, message: 'The file is larger than the server accepts.' },
+  FILE_TYPE_BLOCKED: { status: 415, message: 'Files of this type cannot be shared (programs and scripts).' },
+  FILE_KIND_MISMATCH: { status: 400, message: 'This file cannot be sent as this kind of message.' },
+  LENGTH_REQUIRED: { status: 411, message: 'Send the upload part with a Content-Length.' },
+  UPLOAD_PART_INVALID: { status: 400, message: 'The upload part is not the expected size.' },
+  UPLOAD_OFFSET_MISMATCH: { status: 409, message: 'The server expects another part; ask the upload for its offset.' },
+  UPLOAD_BUSY: { status: 409, message: 'Another part of this upload is being received; retry shortly.' },
+  UPLOAD_INCOMPLETE: { status: 409, message: 'Not every part of the file has been uploaded yet.' },
+  UPLOAD_LIMIT_REACHED: { status: 429, message: 'Too many unfinished uploads; finish or cancel some first.' },
+  FILE_LINK_INVALID: { status: 403, message: 'This download link is not valid.' },
+  FILE_LINK_EXPIRED: { status: 403, message: 'This download link has expired; get a new one.' },
+  RANGE_NOT_SATISFIABLE: { status: 416, message: 'The requested byte range is outside the file.' },
+
   GROUP_DISABLED: { status: 403, message: 'An administrator disabled this group; it is read-only.' },
 
   // Administration

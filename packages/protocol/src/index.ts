@@ -6,3 +6,4 @@ export * from './ws.js';
 export * from './calls.js';
 export * from './groups.js';
 export * from './admin.js';
+export * from './files.js';

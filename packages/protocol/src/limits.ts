@@ -21,6 +21,12 @@ export const LIMITS = {
   groupAvatarMax: 500,
   mentionsMax: 50,
   groupAddMax: 100,
+  /** Files: a sanitized name's length (code points), ids per links request, a voice clip or video's length. */
+  fileNameMax: 200,
+  fileLinksMax: 100,
+  mediaDurationMaxMs: 24 * 3600 * 1000,
+  /** Largest side of a thumbnail (px). */
+  thumbnailMax: 320,
   /** Largest WebSocket frame the server accepts; larger frames close the socket with 1009. */
   wsMaxFrameBytes: 64 * 1024,
 } as const;

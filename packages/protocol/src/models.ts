@@ -10,6 +10,8 @@ export const UserPublicSchema = z.object({
   username: z.string(),
   displayName: z.string(),
   bio: z.string(),
+  /** The avatar's file id ('' when none); fetch its `thumb` variant through a signed link (docs/protocol.md). */
+  avatar: z.string(),
   createdAt: Timestamp,
   /** The account was deleted: its messages stay, shown as from a "deleted user" (name and bio are cleared). */
   deleted: z.boolean().optional(),
@@ -92,6 +94,36 @@ export const TextMessageSchema = MessageBase.extend({
   mentionAll: z.boolean().optional(),
 });
 
+/**
+ * An uploaded file as messages carry it. `mime` is what the server detected from the content (never what the
+ * client declared); images have their size and a thumbnail (at most LIMITS.thumbnailMax px on a side).
+ */
+export const FileInfoSchema = z.object({
+  id: Id,
+  /** The original name, sanitized (NFC; separators, control and bidi characters removed; capped). */
+  name: z.string(),
+  size: z.number().int().nonnegative(),
+  mime: z.string(),
+  sha256: z.string(),
+  width: z.number().int().positive().nullable(),
+  height: z.number().int().positive().nullable(),
+  thumbnail: z.object({ width: z.number().int().positive(), height: z.number().int().positive() }).nullable(),
+});
+export type FileInfo = z.infer<typeof FileInfoSchema>;
+
+/** Message kinds that carry an uploaded file. */
+export const ATTACHMENT_KINDS = ['image', 'file', 'audio', 'video'] as const;
+export const AttachmentKindSchema = z.enum(ATTACHMENT_KINDS);
+export type AttachmentKind = z.infer<typeof AttachmentKindSchema>;
+
+/** Length of a voice clip or video as its sender reported it (display only); null when unknown. */
+const DurationMs = z.number().int().min(0).max(24 * 3600 * 1000).nullable();
+
+export const ImageMessageSchema = MessageBase.extend({ kind: z.literal('image'), file: FileInfoSchema });
+export const FileMessageSchema = MessageBase.extend({ kind: z.literal('file'), file: FileInfoSchema });
+export const AudioMessageSchema = MessageBase.extend({ kind: z.literal('audio'), file: FileInfoSchema, durationMs: DurationMs });
+export const VideoMessageSchema = MessageBase.extend({ kind: z.literal('video'), file: FileInfoSchema, durationMs: DurationMs });
+
 // ---- groups (requests and responses are in groups.ts) ----
 export const GroupRoleSchema = z.enum(['owner', 'admin', 'member']);
 export type GroupRole = z.infer<typeof GroupRoleSchema>;
@@ -158,9 +190,13 @@ export type RemovedMessage = z.infer<typeof RemovedMessageSchema>;
  */
 export const RedactionMessageSchema = MessageBase.extend({ kind: z.literal('redaction'), removed: RemovedMessageSchema });
 
-/** A stored message. More kinds (image, file) join this union later. */
+/** A stored message. */
 export const MessageSchema = z.discriminatedUnion('kind', [
   TextMessageSchema,
+  ImageMessageSchema,
+  FileMessageSchema,
+  AudioMessageSchema,
+  VideoMessageSchema,
   CallMessageSchema,
   SystemMessageSchema,
   RemovedMessageSchema,
@@ -168,6 +204,12 @@ export const MessageSchema = z.discriminatedUnion('kind', [
 ]);
 export type Message = z.infer<typeof MessageSchema>;
 export type MessageKind = Message['kind'];
+export type AttachmentMessage = Extract<Message, { kind: AttachmentKind }>;
+
+/** True for the kinds that carry a file (image, file, audio, video). */
+export function isAttachmentMessage(message: Message): message is AttachmentMessage {
+  return (ATTACHMENT_KINDS as readonly string[]).includes(message.kind);
+}
 
 export const ConversationKindSchema = z.enum(['direct', 'group']);
 export type ConversationKind = z.infer<typeof ConversationKindSchema>;
@@ -179,7 +221,7 @@ export type GroupMembershipState = z.infer<typeof GroupMembershipStateSchema>;
 export const GroupSummarySchema = z.object({
   name: z.string(),
   description: z.string(),
-  /** An image URL or empty (placeholder until file uploads land). */
+  /** The avatar's file id ('' when none), like UserPublic.avatar. */
   avatar: z.string(),
   /** The pinned notice shown in the chat header (empty when none). */
   announcement: z.string(),

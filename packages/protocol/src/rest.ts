@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { isWellFormedText, LIMITS, USERNAME_PATTERN } from './limits.js';
 import {
   AccountRoleSchema,
+  AttachmentKindSchema,
   BlockSchema,
   ContactSchema,
   ConversationSummarySchema,
@@ -189,13 +190,33 @@ export const MessageTextSchema = z
 /** Group messages may name mentioned members (user ids, at most LIMITS.mentionsMax) and `@all`. */
 export const MentionsSchema = z.array(Id).max(LIMITS.mentionsMax);
 
-export const SendMessageRequestSchema = z.object({
-  clientMsgId: ClientMsgIdSchema,
+/** What a text message carries. */
+export const TextContentSchema = z.object({
   kind: z.literal('text'),
   text: MessageTextSchema,
   mentions: MentionsSchema.optional(),
   mentionAll: z.boolean().optional(),
 });
+
+/**
+ * What a file message carries: an uploaded file of the sender's (`fileId`, from POST /uploads … /complete) and,
+ * for audio and video, the length the sender measured.
+ */
+export const AttachmentContentSchema = z.object({
+  kind: AttachmentKindSchema,
+  fileId: Id,
+  durationMs: z.number().int().min(0).max(LIMITS.mediaDurationMaxMs).optional(),
+});
+
+/** A message's content as a client sends it: text, or a file of one of the attachment kinds. */
+export const MessageContentSchema = z.discriminatedUnion('kind', [TextContentSchema, AttachmentContentSchema]);
+export type MessageContent = z.infer<typeof MessageContentSchema>;
+export type AttachmentContent = z.infer<typeof AttachmentContentSchema>;
+
+export const SendMessageRequestSchema = z.discriminatedUnion('kind', [
+  TextContentSchema.extend({ clientMsgId: ClientMsgIdSchema }),
+  AttachmentContentSchema.extend({ clientMsgId: ClientMsgIdSchema }),
+]);
 export type SendMessageRequest = z.infer<typeof SendMessageRequestSchema>;
 
 export const SendMessageResponseSchema = z.object({

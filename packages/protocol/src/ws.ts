@@ -9,7 +9,7 @@ import {
   Timestamp,
   UserPublicSchema,
 } from './models.js';
-import { ClientMsgIdSchema, MentionsSchema, MessageTextSchema } from './rest.js';
+import { AttachmentContentSchema, ClientMsgIdSchema, TextContentSchema } from './rest.js';
 import type { ErrorCode, FieldError } from './errors.js';
 import { CALL_CLIENT_FRAME_SCHEMAS, CALL_CLIENT_FRAME_TYPES, CALL_SERVER_FRAME_SCHEMAS } from './calls.js';
 
@@ -24,16 +24,13 @@ const Rid = z.string().max(64).optional();
 // ---- client -> server ----
 export const AuthFrameSchema = z.object({ type: z.literal('auth'), token: z.string().min(1).max(4096) });
 
-export const SendFrameSchema = z.object({
-  type: z.literal('send'),
-  rid: Rid,
-  conversationId: Id,
-  clientMsgId: ClientMsgIdSchema,
-  kind: z.literal('text'),
-  text: MessageTextSchema,
-  mentions: MentionsSchema.optional(),
-  mentionAll: z.boolean().optional(),
-});
+const SendEnvelope = { type: z.literal('send'), rid: Rid, conversationId: Id, clientMsgId: ClientMsgIdSchema };
+
+/** A message to store: text, or a file message (kind image, file, audio or video with its fileId). */
+export const SendFrameSchema = z.discriminatedUnion('kind', [
+  TextContentSchema.extend(SendEnvelope),
+  AttachmentContentSchema.extend(SendEnvelope),
+]);
 
 export const ReadFrameSchema = z.object({
   type: z.literal('read'),

@@ -12,6 +12,7 @@ import { installOpenApi } from './http/openapi.js';
 import { installOperations, requestIdOf, type OperationsState } from './http/operations.js';
 import { installSecurityHeaders, setSecurityHeaders } from './http/security-headers.js';
 import { installWebApp } from './http/web-app.js';
+import { createBlobStore } from './platform/blobs/create-blob-store.js';
 import { databasePoolStats, openDatabase } from './platform/db/database.js';
 import { createEventPlatform } from './platform/events/cluster.js';
 import type { EventBus } from './platform/events/event-bus.js';
@@ -54,6 +55,12 @@ import { AuditRepository } from './modules/admin/audit.repository.js';
 import { AuditService } from './modules/admin/audit.service.js';
 import { MessageRemoval } from './modules/conversations/message-removal.js';
 import { GroupAdministration } from './modules/groups/groups.admin.js';
+import { FileCleanup } from './modules/files/files.cleanup.js';
+import { FileLinkSigner } from './modules/files/files.links.js';
+import { FileRepository } from './modules/files/files.repository.js';
+import { fileContentRoutes, fileRoutes } from './modules/files/files.routes.js';
+import { FileService } from './modules/files/files.service.js';
+import { UploadService } from './modules/files/uploads.service.js';
 
 export const VERSION = '0.1.0';
 
@@ -62,6 +69,8 @@ export interface KKChatApp {
   platform: Platform;
   services: Services;
   gateway: Gateway;
+  /** The file sweep (a worker-role job; tests run it on demand). */
+  fileCleanup: FileCleanup;
   /** Listens and returns the bound port; default allowed origins then name that port (KKCHAT_PORT=0). */
   listen(host: string, port: number): Promise<number>;
   /** Stops accepting work, closes sockets (1001), then Redis and the database. */
@@ -101,6 +110,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const instanceId = randomBytes(6).toString('hex');
   let infra;
   let events;
+  let blobs;
   try {
     infra = await openInfrastructure(config, {
       log,
@@ -108,9 +118,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       onRedisState: (up) => metrics.setRedisUp(up),
       onRedisError: () => metrics.redisErrors.inc(),
     });
-    events = await createEventPlatform(config, db, log, instanceId, now, options.bus).catch(async (error: unknown) => {
+    events = await createEventPlatform(config, db, log, instanceId, now, options.bus, (topic, partition, lag) =>
+      metrics.setConsumerLag(topic, partition, lag),
+    ).catch(async (error: unknown) => {
       await infra!.close();
       throw error;
+    });
+    blobs = await createBlobStore(config).catch(async (error: unknown) => {
+      await events!.close();
+      await infra!.close();
+      throw new Error(`Blob store (${config.files.store}): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     });
   } catch (error) {
     await db.destroy();
@@ -127,6 +144,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     sessions: infra.sessions,
     invalidation: infra.invalidation,
     redis: infra.redis,
+    blobs,
     metrics,
     log,
     now,
@@ -139,6 +157,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   // The first administrators (KKCHAT_ADMIN_USERNAMES), while the system has none.
   const granted = await new AdminBootstrap(db, now, config.adminUsernames).atStart();
   if (granted.length > 0) log.info({ usernames: granted }, 'administrator role granted (KKCHAT_ADMIN_USERNAMES)');
+  const fileCleanup = new FileCleanup(platform, new FileRepository(platform.db), platform.blobs);
 
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
@@ -179,6 +198,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   if (config.roles.has('api')) await app.register(
     async (api) => {
       await api.register(publicAuthRoutes, { services });
+      // Downloads by signed link carry no Authorization header (<img>, <video>): outside the auth hook.
+      await api.register(fileContentRoutes, { services });
       await api.register(async (secured) => {
         requireAuthentication(secured, services);
         await secured.register(sessionRoutes, { services });
@@ -188,6 +209,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         await secured.register(groupRoutes, { services });
         await secured.register(callRoutes, { services, config, now });
         await secured.register(adminRoutes, { services });
+        await secured.register(fileRoutes, { services });
       });
     },
     { prefix: '/api/v1' },
@@ -198,7 +220,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   if (config.roles.has('gateway')) gateway.attach(app.server);
   metrics.trackConnections(() => gateway.stats().connections);
   await infra.start();
-  const jobs = new JobScheduler(config.roles.has('worker') ? scheduledJobs(platform) : [], log.child({ component: 'jobs' }));
+  const jobs = new JobScheduler(config.roles.has('worker') ? scheduledJobs(platform, fileCleanup) : [], log.child({ component: 'jobs' }));
   jobs.start();
 
   const closeBackground = async () => {
@@ -206,7 +228,19 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     services.calls.close();
     await infra.close();
     await events.close();
+    await blobs.close();
     await db.destroy();
+  };
+  // Node closes the keep-alive connections that are idle when the server closes; one still finishing a response
+  // (a download streaming out) becomes idle a moment later and would then hold the close for Fastify's
+  // keep-alive timeout (72 s). Those are reaped as they go idle.
+  const closeHttp = async () => {
+    const reaper = setInterval(() => app.server.closeIdleConnections(), 250);
+    try {
+      await app.close();
+    } finally {
+      clearInterval(reaper);
+    }
   };
 
   return {
@@ -214,6 +248,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     platform,
     services,
     gateway,
+    fileCleanup,
     async listen(host, port) {
       await app.listen({ host, port });
       const address = app.server.address();
@@ -223,7 +258,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     },
     async close() {
       await gateway.close();
-      await app.close();
+      await closeHttp();
       await closeBackground();
     },
     async shutdown() {
@@ -234,16 +269,18 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       platform.presence.handOff();
       await gateway.drain(config.shutdown.drainMs);
       await gateway.close();
-      await app.close(); // stops listening; in-flight requests finish, new ones on kept-alive connections get 503
+      await closeHttp(); // stops listening; in-flight requests finish, new ones on kept-alive connections get 503
       await closeBackground();
     },
   };
 }
 
 /** The worker role's periodic jobs; each is idempotent, so every worker runs them. */
-function scheduledJobs(platform: Platform): ScheduledJob[] {
+function scheduledJobs(platform: Platform, fileCleanup: FileCleanup): ScheduledJob[] {
   const auth = new AuthRepository(platform.db);
   return [
+    // Abandoned uploads and files nothing refers to (modules/files/files.cleanup.ts).
+    { name: 'file-cleanup', everyMs: platform.config.files.cleanupIntervalMs, run: async () => void (await fileCleanup.runOnce()) },
     {
       name: 'purge-expired-refresh-tokens',
       everyMs: 10 * 60_000,
@@ -257,25 +294,30 @@ function scheduledJobs(platform: Platform): ScheduledJob[] {
 
 function createServices(platform: Platform): Services {
   const users = new UserRepository(platform.db);
+  const filesRepo = new FileRepository(platform.db);
+  const files = new FileService(platform, filesRepo, platform.blobs, new FileLinkSigner(platform.config.jwtSecret, platform.config.files.linkTtlMs));
   const contactsRepo = new ContactRepository(platform.db);
   const conversationsRepo = new ConversationRepository(platform.db);
   const groupsRepo = new GroupRepository(platform.db);
   const groupCache = new GroupMembershipCache(groupsRepo, platform.invalidation, platform.now);
   const directCache = new DirectConversationCache((id) => conversationsRepo.loadDirectState(id), platform.invalidation, platform.now);
   const contacts = new ContactService(platform, contactsRepo, users, directCache);
-  const conversations = new ConversationService(platform, conversationsRepo, contactsRepo, users, groupCache, groupsRepo, directCache);
+  const conversations = new ConversationService(platform, conversationsRepo, contactsRepo, users, groupCache, groupsRepo, directCache, files);
   const authRepo = new AuthRepository(platform.db);
-  const groups = new GroupService(platform, groupsRepo, groupCache, conversations, contactsRepo, users);
+  const groups = new GroupService(platform, groupsRepo, groupCache, conversations, contactsRepo, users, files);
   const bootstrap = new AdminBootstrap(platform.db, platform.now, platform.config.adminUsernames);
   const auth = new AuthService(platform, authRepo, users, (user) => bootstrap.onRegistered(user));
-  // Modules that own files register their deletion, removal and storage hooks here.
+  // The files module's rules for what an administrator's deletion or removal does to files (docs: Files, Retention).
   const hooks = createAdminHooks();
+  hooks.accountDeleted.push(async (trx, userId) => void (await files.purgeAccount(userId, trx)));
+  hooks.messageRemoved.push((trx, message) => files.releaseAttachments(message.conversation_id, [Number(message.seq)], trx));
+  hooks.storageUsage = () => filesRepo.usedBytes();
   const policy = new AdminPolicy(users);
   const audit = new AuditRepository(platform.db, platform.now);
   const groupAdmin = new GroupAdministration(platform, groupsRepo, groupCache, groups, conversations);
   return {
     auth,
-    users: new UserService(platform, users, (userId) => contactsRepo.audienceOf(userId)),
+    users: new UserService(platform, users, (userId) => contactsRepo.audienceOf(userId), files),
     contacts,
     conversations,
     groups,
@@ -307,5 +349,7 @@ function createServices(platform: Platform): Services {
     }),
     adminStats: new AdminStatsService(platform, policy, hooks),
     audit: new AuditService(platform, policy, audit, users),
+    files,
+    uploads: new UploadService(platform, filesRepo, platform.blobs),
   };
 }

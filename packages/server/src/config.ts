@@ -13,6 +13,8 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const MIB = 1024 * 1024;
+const GIB = 1024 * MIB;
 
 /** Every environment variable KKChat reads, with its default. `.env.example` documents the same list. */
 const EnvSchema = z.object({
@@ -50,6 +52,20 @@ const EnvSchema = z.object({
   KKCHAT_TURN_URLS: z.string().default(''),
   KKCHAT_TURN_SECRET: z.string().optional(),
   KKCHAT_TURN_TTL_SEC: int(60, 7 * 24 * 3600).default(3600),
+  KKCHAT_BLOB_STORE: z.enum(['local', 's3']).default('local'),
+  KKCHAT_S3_ENDPOINT: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]).default(''),
+  KKCHAT_S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name (3-63 of a-z 0-9 . -)').optional(),
+  KKCHAT_S3_REGION: z.string().min(1).default('us-east-1'),
+  KKCHAT_S3_ACCESS_KEY_ID: z.string().default(''),
+  KKCHAT_S3_SECRET_ACCESS_KEY: z.string().default(''),
+  KKCHAT_S3_FORCE_PATH_STYLE: bool.default(false),
+  KKCHAT_UPLOAD_MAX_BYTES: int(1, 5 * GIB).default(100 * MIB),
+  KKCHAT_UPLOAD_PART_BYTES: int(5 * MIB, 512 * MIB).default(8 * MIB),
+  KKCHAT_UPLOAD_MAX_PER_HOUR: int(1, 1_000_000).default(200),
+  KKCHAT_UPLOAD_EXPIRY_SEC: int(60, 30 * 24 * 3600).default(24 * 3600),
+  KKCHAT_UNATTACHED_FILE_TTL_SEC: int(60, 30 * 24 * 3600).default(24 * 3600),
+  KKCHAT_FILE_CLEANUP_INTERVAL_SEC: int(1, 24 * 3600).default(600),
+  KKCHAT_FILE_LINK_TTL_SEC: int(30, 24 * 3600).default(300),
   // Cluster mode (issue 5): roles, node identity, Kafka. See docs/architecture.md "Cluster".
   KKCHAT_ROLES: z
     .string()
@@ -79,6 +95,17 @@ const EnvSchema = z.object({
     .string()
     .regex(/^\s*([A-Za-z0-9_.-]+\s*(,\s*[A-Za-z0-9_.-]+\s*)*)?$/, 'comma-separated usernames')
     .default(''),
+}).superRefine((e, ctx) => {
+  if (e.KKCHAT_BLOB_STORE === 's3' && !e.KKCHAT_S3_BUCKET) {
+    ctx.addIssue({ code: 'custom', path: ['KKCHAT_S3_BUCKET'], message: 'required when KKCHAT_BLOB_STORE=s3' });
+  }
+  if (Boolean(e.KKCHAT_S3_ACCESS_KEY_ID) !== Boolean(e.KKCHAT_S3_SECRET_ACCESS_KEY)) {
+    ctx.addIssue({ code: 'custom', path: ['KKCHAT_S3_SECRET_ACCESS_KEY'], message: 'set both KKCHAT_S3_ACCESS_KEY_ID and KKCHAT_S3_SECRET_ACCESS_KEY, or neither' });
+  }
+  // S3 allows at most 10,000 parts per upload.
+  if (e.KKCHAT_UPLOAD_MAX_BYTES > e.KKCHAT_UPLOAD_PART_BYTES * 10_000) {
+    ctx.addIssue({ code: 'custom', path: ['KKCHAT_UPLOAD_MAX_BYTES'], message: 'at most 10,000 x KKCHAT_UPLOAD_PART_BYTES' });
+  }
 });
 
 /** What a node does; `all` (the default) is every role in one process. */
@@ -137,6 +164,24 @@ export interface Config {
     /** Largest group allowed; new groups start with this limit (issue 3: 2,000 by default). */
     memberLimit: number;
   };
+  files: {
+    /** Where file bytes live: the local disk under the data directory, or an S3-compatible store. */
+    store: 'local' | 's3';
+    s3: { endpoint: string; bucket: string; region: string; accessKeyId: string; secretAccessKey: string; forcePathStyle: boolean };
+    /** Largest file accepted. */
+    maxBytes: number;
+    /** Size of every upload part but the last (S3 needs at least 5 MiB). */
+    partBytes: number;
+    /** An upload not completed within this long is removed with its parts. */
+    uploadExpiryMs: number;
+    /** A file nothing refers to (never attached, replaced avatar) is removed this long after it became so. */
+    unattachedTtlMs: number;
+    cleanupIntervalMs: number;
+    /** Lifetime of signed download links. */
+    linkTtlMs: number;
+    /** Unfinished uploads one user may hold at once. */
+    maxPendingPerUser: number;
+  };
   /** Bearer token that may read /metrics from anywhere; without it only direct loopback clients may. */
   metricsToken: string | null;
   shutdown: {
@@ -173,6 +218,8 @@ export interface Config {
     apiPerUser: { limit: number; windowMs: number };
     typingPerConnection: { limit: number; windowMs: number };
     framesPerConnection: { limit: number; windowMs: number };
+    /** New uploads per user (all devices together). */
+    uploadPerUser: { limit: number; windowMs: number };
   };
 }
 
@@ -222,6 +269,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       turnTtlSec: e.KKCHAT_TURN_TTL_SEC,
     },
     groups: { memberLimit: e.KKCHAT_GROUP_MEMBER_LIMIT },
+    files: {
+      store: e.KKCHAT_BLOB_STORE,
+      s3: {
+        endpoint: e.KKCHAT_S3_ENDPOINT,
+        bucket: e.KKCHAT_S3_BUCKET ?? '',
+        region: e.KKCHAT_S3_REGION,
+        accessKeyId: e.KKCHAT_S3_ACCESS_KEY_ID,
+        secretAccessKey: e.KKCHAT_S3_SECRET_ACCESS_KEY,
+        forcePathStyle: e.KKCHAT_S3_FORCE_PATH_STYLE,
+      },
+      maxBytes: e.KKCHAT_UPLOAD_MAX_BYTES,
+      partBytes: e.KKCHAT_UPLOAD_PART_BYTES,
+      uploadExpiryMs: e.KKCHAT_UPLOAD_EXPIRY_SEC * 1000,
+      unattachedTtlMs: e.KKCHAT_UNATTACHED_FILE_TTL_SEC * 1000,
+      cleanupIntervalMs: e.KKCHAT_FILE_CLEANUP_INTERVAL_SEC * 1000,
+      linkTtlMs: e.KKCHAT_FILE_LINK_TTL_SEC * 1000,
+      maxPendingPerUser: 20,
+    },
     metricsToken: e.KKCHAT_METRICS_TOKEN ?? null,
     shutdown: { drainMs: e.KKCHAT_SHUTDOWN_DRAIN_MS, timeoutMs: e.KKCHAT_SHUTDOWN_TIMEOUT_MS },
     roles: parseRoles(e.KKCHAT_ROLES),
@@ -239,6 +304,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       apiPerUser: { limit: e.KKCHAT_API_MAX_PER_MIN, windowMs: 60_000 },
       typingPerConnection: { limit: 10, windowMs: 10_000 },
       framesPerConnection: { limit: 400, windowMs: 10_000 },
+      uploadPerUser: { limit: e.KKCHAT_UPLOAD_MAX_PER_HOUR, windowMs: 3600_000 },
     },
     ...overrides,
   };

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
+import type { BlobStore } from './platform/blobs/blob-store.js';
 import type { Database } from './platform/db/database.js';
 import type { EventBus } from './platform/events/event-bus.js';
 import type { EventOutbox } from './platform/events/outbox.js';
@@ -20,6 +21,8 @@ import type { AdminUserService } from './modules/admin/admin-users.service.js';
 import type { AdminGroupService } from './modules/admin/admin-groups.service.js';
 import type { AdminStatsService } from './modules/admin/admin-stats.service.js';
 import type { AuditService } from './modules/admin/audit.service.js';
+import type { FileService } from './modules/files/files.service.js';
+import type { UploadService } from './modules/files/uploads.service.js';
 
 /** Infrastructure the services run on; each piece has an embedded adapter and (later) a production one. */
 export interface Platform {
@@ -32,6 +35,8 @@ export interface Platform {
   instanceId: string;
   presence: PresenceStore;
   limiter: RateLimiter;
+  /** File bytes: local disk or S3 (KKCHAT_BLOB_STORE). */
+  blobs: BlobStore;
   /** Session liveness seen alike by every node (auth.service.ts). */
   sessions: SharedCache;
   /** Tells the other nodes to drop cached state that changed here. */
@@ -57,6 +62,8 @@ export interface Services {
   adminGroups: AdminGroupService;
   adminStats: AdminStatsService;
   audit: AuditService;
+  files: FileService;
+  uploads: UploadService;
 }
 
 /** Who is acting: always taken from the verified token, never from the request body. */

@@ -63,7 +63,7 @@ export class FakeServer {
 
   /** Creates an account directly (no HTTP). */
   addUser(username: string, password = 'password123'): UserPublic {
-    const user: UserPublic = { id: this.id('u'), username, displayName: username, bio: '', createdAt: Date.now() };
+    const user: UserPublic = { id: this.id('u'), username, displayName: username, bio: '', avatar: '', createdAt: Date.now() };
     this.accounts.set(username, { user, password });
     return user;
   }
@@ -188,7 +188,7 @@ export class FakeServer {
       if (hook !== 'store-no-ack') this.push(conn, { type: 'ack', rid: frame.rid, message: existing, duplicate: true });
       return;
     }
-    const message = this.store(frame.conversationId, userId, frame.clientMsgId, frame.text);
+    const message = this.store(frame.conversationId, userId, frame.clientMsgId, frame.kind === 'text' ? frame.text : '');
     if (hook !== 'store-no-ack') this.push(conn, { type: 'ack', rid: frame.rid, message, duplicate: false });
     this.pushToMembers(frame.conversationId, { type: 'message', message }, conn);
   }

@@ -31,7 +31,8 @@ export function setSecurityHeaders(url: string, reply: FastifyReply): void {
   reply.header('Referrer-Policy', 'no-referrer');
   reply.header('X-Frame-Options', 'DENY');
   reply.header('Cross-Origin-Opener-Policy', 'same-origin');
-  // The API docs page brings its own policy (see openapi.ts: its UI's scripts and styles by hash).
-  if (!url.startsWith('/api/docs')) reply.header('Content-Security-Policy', APP_CSP);
-  if (url.startsWith('/api/')) reply.header('Cache-Control', 'no-store');
+  // The API docs page brings its own policy (see openapi.ts: its UI's scripts and styles by hash); file
+  // downloads bring a stricter one and their own caching (modules/files/files.http.ts).
+  if (!url.startsWith('/api/docs') && !reply.hasHeader('Content-Security-Policy')) reply.header('Content-Security-Policy', APP_CSP);
+  if (url.startsWith('/api/') && !reply.hasHeader('Cache-Control')) reply.header('Cache-Control', 'no-store');
 }

@@ -49,6 +49,8 @@ describe('calls across nodes', () => {
     const [a1, b2] = await Promise.all([connect(n1, a), connect(n2, b)]);
     const call = await invite(a1, conversationId); // held by node 1
     await b2.next('call.incoming', (f) => f.call.callId === call.callId);
+    // Node 1 knows Bob is online on node 2 (presence in Redis), so Alice hears it ring.
+    expect(call.state).toBe('ringing');
 
     // Bob's accept reaches node 1 from node 2; node 1 answers Bob's socket on node 2.
     const accepted = await request(b2, { type: 'call.accept', callId: call.callId });

@@ -2,7 +2,9 @@ import type { KKChatClient } from '@kkchat/client';
 import type { Message } from '@kkchat/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKafkaCluster, sdkClient, shown, signUp, until, type TestCluster } from '../support/kafka-cluster.js';
+import { befriend as befriendRest, RawSocket, registerUser } from '../support/helpers.js';
 import { startNginx, type TestNginx } from '../support/nginx.js';
+import { startRedisServer, type OwnRedis } from '../support/redis.js';
 import type { ServerProcess } from '../support/server-process.js';
 
 /**
@@ -15,12 +17,18 @@ import type { ServerProcess } from '../support/server-process.js';
 let cluster: TestCluster;
 let nodes: ServerProcess[];
 let nginx: TestNginx;
+let redis: OwnRedis;
 const clients: KKChatClient[] = [];
+/** A node's heartbeat lifetime here: a node that dies takes its users offline within about 4/3 of it. */
+const PRESENCE_TTL_MS = 3000;
 
 beforeAll(async () => {
-  cluster = await startKafkaCluster();
+  // A redis-server of this test's own (it is restarted below), never the machine's.
+  redis = await startRedisServer();
+  cluster = await startKafkaCluster({ redisUrl: redis.url });
   nodes = [];
-  for (const name of ['n1', 'n2', 'n3']) nodes.push(await cluster.processNode(name, { KKCHAT_TRUST_PROXY: '1' }));
+  const env = { KKCHAT_TRUST_PROXY: '1', KKCHAT_PRESENCE_TTL_MS: String(PRESENCE_TTL_MS) };
+  for (const name of ['n1', 'n2', 'n3']) nodes.push(await cluster.processNode(name, env));
   nginx = await startNginx(nodes.map((n) => Number(new URL(n.url).port)));
 }, 240_000);
 
@@ -28,6 +36,7 @@ afterAll(async () => {
   for (const client of clients) client.disconnect();
   await nginx?.stop();
   await cluster?.close();
+  await redis?.dispose();
 }, 120_000);
 
 async function user(baseUrl: string, prefix: string): Promise<{ client: KKChatClient; id: string }> {
@@ -161,15 +170,41 @@ describe('cluster behind nginx', () => {
   }
 
   it('a node killed with SIGKILL mid-traffic: its clients reconnect through nginx to the others, no loss, no duplicate', async () => {
+    // Someone whose only device is on node 2 (directly, not through nginx), and a friend watching on node 1.
+    const stranded = await registerUser(nodes[1]!.url, 'strand');
+    const watcherAuth = await registerUser(nodes[0]!.url, 'watch');
+    await befriendRest(nodes[0]!.url, stranded, watcherAuth);
+    const watcher = sdkClient(nodes[0]!.url);
+    clients.push(watcher);
+    await watcher.auth.login({ username: watcherAuth.user.username, password: watcherAuth.password });
+    const presence: { userId: string; online: boolean }[] = [];
+    watcher.on('presence', (p) => presence.push(p));
+    await watcher.connect();
+    const socket = await RawSocket.connect(nodes[1]!.url.replace('http', 'ws') + '/ws', stranded.accessToken);
+    await until(() => presence.some((p) => p.userId === stranded.user.id && p.online), 'the watcher to see them online');
+    let killedAt = 0;
     await traffic(async () => {
+      killedAt = Date.now();
       await nodes[1]!.kill('SIGKILL');
     });
+    // The dead node's users go offline through the other nodes (within about 4/3 of the presence TTL).
+    await until(() => presence.some((p) => p.userId === stranded.user.id && !p.online), 'the watcher to see them offline', 60_000);
+    expect(Date.now() - killedAt).toBeLessThan(60_000);
+    socket.close();
     await nodes[1]!.restart();
   }, 240_000);
 
   it('the Kafka broker restarted mid-traffic: no loss, no duplicate', async () => {
     await traffic(async () => {
       await cluster.kafka.restart();
+    });
+  }, 240_000);
+
+  it('Redis restarted mid-traffic (its data gone): no loss, no duplicate', async () => {
+    await traffic(async () => {
+      await redis.stop();
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await redis.start();
     });
   }, 240_000);
 });

@@ -159,10 +159,20 @@ describe('cluster delivery guarantee', () => {
     const acked = await sendWhile(s, () => [n1.url, n2.url], async () => {
       await new Promise((resolve) => setTimeout(resolve, 1000));
       await cluster.kafka.kill();
-      // Sends go on being acknowledged; their events wait in the outbox.
+      // Sends go on being acknowledged; their events wait in the outbox; /readyz says the bus is down.
       await until(async () => (await outboxRows()) >= 10, 'events to wait in the outbox');
+      const down = await fetch(`${n1.url}/readyz`);
+      expect(down.status).toBe(503);
+      expect(((await down.json()) as { checks: Record<string, string> }).checks).toMatchObject({ database: 'ok', bus: expect.stringMatching(/^failed/) });
       await cluster.kafka.start();
     });
     await expectExactlyOnce(s, acked);
+    await until(async () => (await fetch(`${n1.url}/readyz`)).status === 200, 'readiness once the broker is back');
+    // The consumer's lag is on /metrics (refreshed every 10 s), back at 0 once it has caught up.
+    await until(async () => {
+      const text = await (await fetch(`${n1.url}/metrics`)).text();
+      const lags = [...text.matchAll(/^kkchat_bus_consumer_lag\{[^}]*\} (\d+)$/gm)].map((m) => Number(m[1]));
+      return lags.length === 4 && lags.every((lag) => lag === 0);
+    }, 'the consumer lag metric at 0 on every partition', 30_000);
   }, 180_000);
 });

@@ -1,4 +1,4 @@
-import type { ServerFrame } from '@kkchat/protocol';
+import { CLOSE_CODES, type ServerFrame } from '@kkchat/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startKafkaCluster, until, type TestCluster } from '../support/kafka-cluster.js';
@@ -64,5 +64,12 @@ describe('roles', () => {
     const pushed = socket.frames.find((f): f is Extract<ServerFrame, { type: 'message' }> => f.type === 'message')!;
     expect(pushed.message).toMatchObject({ conversationId, seq: sent.body.message.seq, senderId: alice.user.id });
     socket.close();
+  });
+
+  it('signing out on the API node closes that session\'s socket on the gateway node at once (BR-15)', async () => {
+    const user = await registerUser(apiNode.url, 'rs');
+    const socket = await RawSocket.connect(gatewayNode.wsUrl, user.accessToken);
+    expect((await api(apiNode.url, 'POST', '/auth/logout', { token: user.accessToken })).status).toBe(204);
+    expect((await socket.waitClosed(10_000)).code).toBe(CLOSE_CODES.SESSION_REVOKED);
   });
 });

@@ -137,7 +137,7 @@ describe.each(TEST_ENGINES)('data layer on %s', (engine) => {
       expect(row).toMatchObject({ display_name: 'Prof X', password_hash: 'new-hash', updated_at: T0 + 6, last_seen_at: T0 + 7 });
       expect(row?.bio).toHaveLength(1000);
       expect(await users.lastSeen([id])).toEqual(new Map([[id, T0 + 7]]));
-      expect((await users.findPublicByIds([id]))[0]).toEqual({ id, username: 'prof', display_name: 'Prof X', bio: 'b'.repeat(1000), created_at: T0, deleted_at: null });
+      expect((await users.findPublicByIds([id]))[0]).toEqual({ id, username: 'prof', display_name: 'Prof X', bio: 'b'.repeat(1000), avatar: '', created_at: T0, deleted_at: null });
     });
 
     it('stores text beyond the Basic Multilingual Plane', async () => {

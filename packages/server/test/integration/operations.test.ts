@@ -7,6 +7,8 @@ import { logContextFields } from '../../src/platform/log-context.js';
 import { eventually, friends, startServer } from '../support/helpers.js';
 import { api, RawSocket } from '../support/raw-client.js';
 import { createTestDatabase } from '../support/databases.js';
+import { startKafka } from '../support/kafka.js';
+import { startKafkaCluster } from '../support/kafka-cluster.js';
 import { startRedisServer } from '../support/redis.js';
 import { startServerProcess } from '../support/server-process.js';
 import type { TestServer } from '../support/test-server.js';
@@ -70,6 +72,24 @@ describe('/readyz', () => {
   });
 });
 
+describe('/readyz and /metrics on the Kafka bus', () => {
+  it('checks the brokers, names the bus when they are gone, and reports the consumer lag', async () => {
+    const broker = await startKafka();
+    cleanup.push(() => broker.stop());
+    const cluster = await startKafkaCluster({ kafka: broker });
+    cleanup.push(() => cluster.close());
+    const node = await cluster.node('n1');
+    expect(JSON.parse((await get(`${node.url}/readyz`)).text)).toEqual({ status: 'ready', checks: { database: 'ok', redis: 'ok', bus: 'ok' } });
+    await eventually(async () => /kkchat_bus_consumer_lag\{topic="[^"]+events",partition="0"\} 0/.test((await get(`${node.url}/metrics`)).text));
+    await broker.kill('SIGKILL');
+    const down = await get(`${node.url}/readyz`);
+    expect(down.status).toBe(503);
+    expect((JSON.parse(down.text) as { checks: Record<string, string> }).checks).toMatchObject({ database: 'ok', redis: 'ok', bus: expect.stringMatching(/^failed: /) });
+    await broker.start();
+    await eventually(async () => (await get(`${node.url}/readyz`)).status === 200, 60_000, 500);
+  }, 180_000);
+});
+
 describe('/metrics', () => {
   it('counts connections, messages in and out, and delivery latency; loopback only by default', async () => {
     const node = await server();
@@ -96,6 +116,12 @@ describe('/metrics', () => {
 
     // Through a proxy on this machine (X-Forwarded-For) it is not served.
     expect((await get(`${node.url}/metrics`, { 'x-forwarded-for': '203.0.113.9' })).status).toBe(404);
+  });
+
+  it('shows the consumer lag the bus adapter reports', async () => {
+    const node = await server();
+    node.kkchat.platform.metrics.setConsumerLag('kkchat.events', 3, 42);
+    expect((await get(`${node.url}/metrics`)).text).toContain('kkchat_bus_consumer_lag{topic="kkchat.events",partition="3"} 42');
   });
 
   it('with KKCHAT_METRICS_TOKEN, only the token opens it', async () => {
@@ -143,6 +169,24 @@ describe('request ids', () => {
     expect(reuse.status).toBe(401);
     await eventually(() => lines.some((l) => l.msg === 'refresh token reuse: session revoked'));
     expect(lines.find((l) => l.msg === 'refresh token reuse: session revoked')?.reqId).toBe('reuse-1');
+  });
+
+  it('a WebSocket has an id in its log lines, with the user once it is signed in', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    const node = await server({}, { logger: pino({ level: 'debug', mixin: logContextFields }, stream) });
+    const { a } = await friends(node, 'wl');
+    const socket = await RawSocket.connect(node.wsUrl, a.accessToken);
+    socket.close();
+    await socket.waitClosed();
+    const closed = await eventually(() => lines.find((l) => l.msg === 'socket closed'));
+    expect(closed).toMatchObject({ userId: a.user.id, code: 1005 });
+    expect(lines.find((l) => l.msg === 'socket opened')?.connectionId).toBe(closed!.connectionId);
   });
 
   it('a server error names the request id in its body and its log line', async () => {

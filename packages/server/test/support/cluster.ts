@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { InProcessEventBus } from '../../src/platform/events/event-bus.js';
 import { createTestDatabase, testServerEngine, type TestDatabase } from './databases.js';
 import { RELAXED_LIMITS } from './helpers.js';
+import type { TestKafka } from './kafka.js';
+import { startKafkaCluster } from './kafka-cluster.js';
 import { deletePrefix, MACHINE_REDIS_URL, uniquePrefix } from './redis.js';
 import { startTestServer, type TestServer } from './test-server.js';
 
@@ -12,6 +14,9 @@ export interface TestCluster {
   close(): Promise<void>;
 }
 
+/** The bus between the nodes: one in-process instance, or a real Kafka broker (started by the caller). */
+export type ClusterBus = { kind: 'in-process' } | { kind: 'kafka'; broker: TestKafka };
+
 /**
  * Several KKChat nodes in this process, the way a cluster runs them: one shared database (a fresh PostgreSQL
  * database unless KKCHAT_TEST_DATABASE names another server engine), one Redis (the machine's, under a prefix
@@ -21,8 +26,9 @@ export interface TestCluster {
  */
 export async function startCluster(
   count: number,
-  options: { env?: Record<string, string>; redisUrl?: string; prefixes?: 'shared' | 'separate' } = {},
+  options: { env?: Record<string, string>; redisUrl?: string; prefixes?: 'shared' | 'separate'; bus?: ClusterBus } = {},
 ): Promise<TestCluster> {
+  if (options.bus?.kind === 'kafka') return startOnKafka(count, options.bus.broker, options);
   const engine = testServerEngine() === 'sqlite' ? 'postgres' : testServerEngine();
   const database = await createTestDatabase(engine);
   const bus = new InProcessEventBus();
@@ -52,6 +58,37 @@ export async function startCluster(
       for (const node of nodes) await node.close().catch(() => undefined);
       await database.drop();
       if (redisUrl === MACHINE_REDIS_URL) for (const prefix of new Set(prefixes)) await deletePrefix(prefix, redisUrl);
+    },
+  };
+}
+
+/** The same nodes on the Kafka bus (kafka-cluster.ts): database, secret and Redis shared as above. */
+async function startOnKafka(
+  count: number,
+  broker: TestKafka,
+  options: { env?: Record<string, string>; redisUrl?: string; prefixes?: 'shared' | 'separate' },
+): Promise<TestCluster> {
+  const kafka = await startKafkaCluster({ kafka: broker, ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}) });
+  const prefix = kafka.env.KKCHAT_REDIS_PREFIX!;
+  const separate: string[] = [];
+  const nodes: TestServer[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const own = options.prefixes === 'separate' ? uniquePrefix() : prefix;
+      if (own !== prefix) separate.push(own);
+      nodes.push(await kafka.node(`n${i + 1}`, { ...options.env, KKCHAT_REDIS_PREFIX: own }));
+    }
+  } catch (error) {
+    await kafka.close();
+    throw error;
+  }
+  return {
+    nodes,
+    prefix,
+    database: kafka.database,
+    async close() {
+      await kafka.close();
+      for (const own of separate) await deletePrefix(own);
     },
   };
 }

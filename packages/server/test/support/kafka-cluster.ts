@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { KKChatClient } from '@kkchat/client';
 import type { Message } from '@kkchat/protocol';
 import WebSocket from 'ws';
-import { createTestDatabase, type TestDatabase } from './databases.js';
+import { createTestDatabase, testServerEngine, type TestDatabase } from './databases.js';
 import { RELAXED_LIMITS } from './helpers.js';
 import { startKafka, type TestKafka } from './kafka.js';
 import { deletePrefix, MACHINE_REDIS_URL, uniquePrefix } from './redis.js';
@@ -10,7 +10,7 @@ import { startServerProcess, type ServerProcess } from './server-process.js';
 import { startTestServer, type TestServer } from './test-server.js';
 
 /**
- * KKChat nodes in cluster mode for tests: one fresh PostgreSQL database, one Kafka broker of the test's own (topic
+ * KKChat nodes in cluster mode for tests: one fresh PostgreSQL (or KKCHAT_TEST_DATABASE's engine) database, one Kafka broker of the test's own (topic
  * prefix of its own), Redis (the machine's under a key prefix of its own, or `redisUrl`: a redis-server of the
  * test's own), one signing secret. Nodes run in this process (`node`, built like production with buildApp) or as
  * child processes of the built server (`processNode`, for kill -9).
@@ -27,7 +27,8 @@ export interface TestCluster {
 
 export async function startKafkaCluster(options: { kafka?: TestKafka; redisUrl?: string } = {}): Promise<TestCluster> {
   const kafka = options.kafka ?? (await startKafka());
-  const database = await createTestDatabase('postgres');
+  // PostgreSQL, or the server engine KKCHAT_TEST_DATABASE names (npm run test:mysql runs these on MariaDB).
+  const database = await createTestDatabase(testServerEngine() === 'sqlite' ? 'postgres' : testServerEngine());
   const redisUrl = options.redisUrl ?? MACHINE_REDIS_URL;
   const redisPrefix = uniquePrefix();
   const env: Record<string, string> = {

@@ -24,16 +24,24 @@ export interface TestKafka {
   stop(): Promise<void>;
 }
 
-/** A port the OS says is free now (bound to 0, then released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
+/**
+ * A port that is free now, for a server the test starts and restarts later on the same port (a broker, nginx).
+ * It is taken below the OS's ephemeral range (32768 and up on Linux), so an outgoing connection cannot grab it
+ * between the check and the bind or while the server is stopped; the OS says whether it is free by binding it.
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await bindable(port)) return port;
+  }
+  throw new Error('no free port found between 20000 and 32000');
+}
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolvePort) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
+    server.once('error', () => resolvePort(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolvePort(true)));
   });
 }
 
@@ -43,8 +51,7 @@ export function freePort(): Promise<number> {
  */
 export async function startKafka(): Promise<TestKafka> {
   const dir = mkdtempSync(join(tmpdir(), 'kkchat-kafka-'));
-  const [port, controllerPort] = [await freePort(), await freePort()];
-  const args = ['--dir', join(dir, 'broker'), '--port', String(port), '--controller-port', String(controllerPort)];
+  const args = ['--dir', join(dir, 'broker'), '--port', String(await freePort()), '--controller-port', String(await freePort())];
   let pid = -1;
   const launch = async () => {
     const { stdout } = await run('bash', [SCRIPT, 'start', ...args], {
@@ -69,9 +76,24 @@ export async function startKafka(): Promise<TestKafka> {
       await new Promise((r) => setTimeout(r, 100));
     }
   };
-  await launch();
+  // Another process may still bind one of the ports first; then try other ones (the first start only: a restart
+  // keeps its ports, which are outside the range the OS hands out).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await launch();
+      break;
+    } catch (error) {
+      if (attempt >= 3 || !String(error).includes('Address already in use')) {
+        rmSync(dir, { recursive: true, force: true });
+        throw error;
+      }
+      rmSync(join(dir, 'broker'), { recursive: true, force: true });
+      args[3] = String(await freePort());
+      args[5] = String(await freePort());
+    }
+  }
   return {
-    brokers: `127.0.0.1:${port}`,
+    brokers: `127.0.0.1:${args[3]}`,
     get pid() {
       return pid;
     },

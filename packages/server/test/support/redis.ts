@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { createClient } from 'redis';
 import { RedisConnection } from '../../src/platform/redis/connection.js';
+import { freePort } from './kafka.js';
 
 /**
  * Redis for tests. Ordinary tests use the machine's Redis (KKCHAT_TEST_REDIS_URL, default
@@ -53,18 +53,6 @@ export async function deletePrefix(prefix: string, url = MACHINE_REDIS_URL): Pro
 
 export function openConnection(prefix: string, url = MACHINE_REDIS_URL): Promise<RedisConnection> {
   return RedisConnection.open({ url, prefix, log: pino({ level: 'silent' }) });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 }
 
 export interface OwnRedis {

@@ -6,6 +6,7 @@ import { bindRealtime } from './realtime';
 import { useContactsStore } from './contacts';
 import { useConversationsStore } from './conversations';
 import { useGroupsStore } from './groups';
+import { useFilesStore } from './files';
 
 /** Why the user landed on the login page without asking to: shown there as a notice (an i18n key). */
 export type SignOutNotice =
@@ -121,6 +122,7 @@ export const useSessionStore = defineStore('session', () => {
     useContactsStore().reset();
     useConversationsStore().reset();
     useGroupsStore().reset();
+    useFilesStore().reset();
   }
 
   async function logout(): Promise<void> {

@@ -4,7 +4,7 @@ import type { ClientEvents } from '@kkchat/client';
 import { setClient, type KKChatClient, type OutboxEntry } from '../sdk';
 
 export function buildUser(id: string, overrides: Partial<UserPublic> = {}): UserPublic {
-  return { id, username: id, displayName: id.toUpperCase(), bio: '', createdAt: 1_700_000_000_000, ...overrides };
+  return { id, username: id, displayName: id.toUpperCase(), bio: '', avatar: '', createdAt: 1_700_000_000_000, ...overrides };
 }
 
 export function buildMessage(conversationId: string, seq: number, senderId: string, text = `message ${seq}`): Message {

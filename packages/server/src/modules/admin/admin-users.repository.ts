@@ -119,6 +119,8 @@ export class AdminUserRepository {
         username_norm: tombstone.toLowerCase(),
         display_name: DELETED_USER_NAME,
         bio: '',
+        // The avatar file itself goes with the account's files (AdminHooks.accountDeleted).
+        avatar: '',
         // Not an argon2 hash: no password verifies against it.
         password_hash: `!deleted:${randomBytes(16).toString('hex')}`,
         role: 'user',

@@ -51,6 +51,7 @@ export class AuthService {
       username_norm: request.username.toLowerCase(),
       display_name: displayName,
       bio: '',
+      avatar: '',
       password_hash: await hashPassword(request.password),
       role: 'user',
       created_at: now,

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import {
   checkMessageText,
   LIMITS,
+  type AttachmentContent,
   type ConversationSummary,
   type HistoryQuery,
   type HistoryResponse,
@@ -29,6 +30,12 @@ import { checkActiveMember, checkCanPost } from '../groups/groups.policy.js';
 import type { GroupRepository } from '../groups/groups.repository.js';
 import { toGroupSummary } from '../groups/groups.mapper.js';
 
+/** What the file module provides to the send path: the content of a file message and its attach step. */
+export interface AttachmentPreparer {
+  /** Checks the file (the sender's own, ready, fitting the kind); `attach` runs in the storing transaction. */
+  prepareAttachment(actor: Actor, input: AttachmentContent, conversationId: string): Promise<{ content: ServerMessageContent; attach: WithinStore }>;
+}
+
 /** Conversations, the message pipeline (check, seq, store, ack, fan-out), history and read cursors. */
 export class ConversationService {
   constructor(
@@ -39,6 +46,7 @@ export class ConversationService {
     private readonly groups: GroupMembershipCache,
     private readonly groupRepo: GroupRepository,
     private readonly direct: DirectConversationCache,
+    private readonly attachments: AttachmentPreparer,
   ) {}
 
   async listConversations(actor: Actor): Promise<ConversationSummary[]> {
@@ -90,24 +98,33 @@ export class ConversationService {
    * message id returns the original message, forever (BR-03).
    */
   async sendMessage(actor: Actor, conversationId: string, input: SendMessageRequest): Promise<SendMessageResponse> {
-    const contentHash = hashContent(conversationId, input);
+    const contentHash = hashContent(conversationId, input.kind === 'text' ? input : { kind: input.kind, fileId: input.fileId, durationMs: input.durationMs ?? null });
     const existing = await this.repo.findMessageByClientId(actor.userId, input.clientMsgId);
     if (existing) return this.replay(existing, contentHash);
 
-    const textError = checkMessageText(input.text);
-    if (textError) throw new AppError(textError);
-    if ((await this.groups.kindOf(conversationId)) === 'group') return this.sendGroupMessage(actor, conversationId, input, contentHash);
+    let prepared: { content: ServerMessageContent; attach?: WithinStore } = { content: { kind: 'text', text: '' } };
+    if (input.kind === 'text') {
+      const textError = checkMessageText(input.text);
+      if (textError) throw new AppError(textError);
+    }
+    const isGroup = (await this.groups.kindOf(conversationId)) === 'group';
     // Members, blocks and friendship come from the cache; the storing transaction refuses a stale entry.
-    await confirmed(conversationId, this.direct, (state) => checkCanSendDirect(state, actor.userId));
+    if (!isGroup) await confirmed(conversationId, this.direct, (state) => checkCanSendDirect(state, actor.userId));
+    // The file is checked once the conversation is known to be the sender's (no probing of file ids through it).
+    if (input.kind !== 'text') prepared = await this.attachments.prepareAttachment(actor, input, conversationId);
+    if (isGroup) return this.sendGroupMessage(actor, conversationId, input, contentHash, prepared);
     await this.checkSendRate(actor);
 
     let stored: { message: Message; audience: string[] };
     try {
       stored = await withFreshState(conversationId, this.direct, async (state) => {
         checkCanSendDirect(state, actor.userId);
-        const content = { kind: 'text', text: input.text };
+        const content = input.kind === 'text' ? { kind: 'text', text: input.text } : prepared.content;
         const audience = { userIds: [...state!.memberIds], exceptConnectionId: actor.connectionId };
-        const { message } = await this.store(conversationId, actor.userId, input.clientMsgId, content, contentHash, audience, { expectedVersion: state!.version });
+        const { message } = await this.store(conversationId, actor.userId, input.clientMsgId, content, contentHash, audience, {
+          expectedVersion: state!.version,
+          ...(prepared.attach ? { within: prepared.attach } : {}),
+        });
         return { message, audience: [...state!.memberIds] };
       });
     } catch (error) {
@@ -138,8 +155,14 @@ export class ConversationService {
    * the storing transaction refuses a state older than the group's (the checks then run again on a fresh load,
    * so the audience is the membership at commit), re-checks the sender's member row, and records mentions.
    */
-  private async sendGroupMessage(actor: Actor, conversationId: string, input: SendMessageRequest, contentHash: string): Promise<SendMessageResponse> {
-    const mentionAll = input.mentionAll === true;
+  private async sendGroupMessage(
+    actor: Actor,
+    conversationId: string,
+    input: SendMessageRequest,
+    contentHash: string,
+    prepared: { content: ServerMessageContent; attach?: WithinStore },
+  ): Promise<SendMessageResponse> {
+    const mentionAll = input.kind === 'text' && input.mentionAll === true;
     await confirmed(conversationId, this.groups, (state) => checkCanPost(state, actor.userId, this.platform.now(), mentionAll));
     await this.checkSendRate(actor);
     let stored: { message: Message; audience: string[] };
@@ -147,8 +170,11 @@ export class ConversationService {
       stored = await this.groups.withLock(conversationId, () =>
         withFreshState(conversationId, this.groups, async (state) => {
           checkCanPost(state, actor.userId, this.platform.now(), mentionAll);
-          const mentions = [...new Set(input.mentions ?? [])].filter((id) => id !== actor.userId && state!.members.has(id));
-          const content = { kind: 'text', text: input.text, ...(mentions.length > 0 ? { mentions } : {}), ...(mentionAll ? { mentionAll } : {}) };
+          const mentions = input.kind === 'text' ? [...new Set(input.mentions ?? [])].filter((id) => id !== actor.userId && state!.members.has(id)) : [];
+          const content =
+            input.kind === 'text'
+              ? { kind: 'text', text: input.text, ...(mentions.length > 0 ? { mentions } : {}), ...(mentionAll ? { mentionAll } : {}) }
+              : prepared.content;
           const audience = { userIds: state!.audience, exceptConnectionId: actor.connectionId };
           const { message } = await this.store(conversationId, actor.userId, input.clientMsgId, content, contentHash, audience, {
             expectedVersion: state!.version,
@@ -158,6 +184,7 @@ export class ConversationService {
               const refusal = await this.groupRepo.postingRefusal(trx, conversationId, actor.userId);
               if (refusal) throw new AppError(refusal);
               await this.groupRepo.insertMentions(trx, conversationId, seq, mentionAll ? ['*'] : mentions);
+              if (prepared.attach) await prepared.attach(trx, seq);
             },
           });
           return { message, audience: state!.audience };

@@ -49,8 +49,13 @@ describe('parseFrame', () => {
   });
 
   it('names every invalid field', () => {
-    const error = expectError(parseFrame(text({ type: 'send', clientMsgId: 'bad id!', kind: 'image', text: 5 }), false), 'INVALID_FRAME');
-    expect(error.fields?.map((f) => f.field).sort()).toEqual(['clientMsgId', 'conversationId', 'kind', 'text']);
+    const error = expectError(parseFrame(text({ type: 'send', clientMsgId: 'bad id!', kind: 'text', text: 5 }), false), 'INVALID_FRAME');
+    expect(error.fields?.map((f) => f.field).sort()).toEqual(['clientMsgId', 'conversationId', 'text']);
+    // A file message names its own fields; an unknown kind names the kind.
+    const file = expectError(parseFrame(text({ type: 'send', conversationId: 'c', clientMsgId: 'c1', kind: 'image' }), false), 'INVALID_FRAME');
+    expect(file.fields?.map((f) => f.field)).toEqual(['fileId']);
+    const kind = expectError(parseFrame(text({ type: 'send', conversationId: 'c', clientMsgId: 'c1', kind: 'poem', text: 'x' }), false), 'INVALID_FRAME');
+    expect(kind.fields?.map((f) => f.field)).toEqual(['kind']);
     const read = expectError(parseFrame(text({ type: 'read', conversationId: 'c', seq: 1.5 }), false), 'INVALID_FRAME');
     expect(read.fields?.map((f) => f.field)).toEqual(['seq']);
   });

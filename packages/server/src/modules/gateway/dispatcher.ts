@@ -72,13 +72,8 @@ export class FrameDispatcher {
         case 'auth':
           throw new AppError('ALREADY_AUTHENTICATED');
         case 'send': {
-          const result = await this.services.conversations.sendMessage(actor, frame.conversationId, {
-            clientMsgId: frame.clientMsgId,
-            kind: frame.kind,
-            text: frame.text,
-            ...(frame.mentions ? { mentions: frame.mentions } : {}),
-            ...(frame.mentionAll !== undefined ? { mentionAll: frame.mentionAll } : {}),
-          });
+          const { type: _type, rid: _rid, conversationId, ...input } = frame;
+          const result = await this.services.conversations.sendMessage(actor, conversationId, input);
           this.hooks.send(conn, { type: 'ack', rid, message: result.message, duplicate: result.duplicate });
           break;
         }

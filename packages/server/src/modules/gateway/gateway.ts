@@ -121,6 +121,9 @@ export class Gateway {
     const ip = clientAddress(request, this.platform.config.trustProxy);
     let gone = false;
     socket.once('close', () => (gone = true));
+    // Node removes its own error listener from an upgraded socket; until ws takes it over (after the slot
+    // check), a reset by the client must not become an uncaught 'error'.
+    socket.on('error', () => socket.destroy());
     this.platform.limiter.acquireSlot(`ws-ip:${ip}`, this.platform.config.wsMaxPerIp).then(
       (release) => {
         if (!release) {
@@ -163,6 +166,7 @@ export class Gateway {
     };
     this.connections.set(conn.id, conn);
     this.platform.metrics.wsOpened.inc();
+    this.platform.log.debug({ connectionId: conn.id }, 'socket opened');
     conn.authTimer = setTimeout(() => {
       if (!conn.actor) ws.close(CLOSE_CODES.AUTH_TIMEOUT, 'authenticate within the timeout');
     }, this.platform.config.wsAuthTimeoutMs);
@@ -189,6 +193,7 @@ export class Gateway {
     ws.on('close', (code) => {
       // A client picks its own close code; only known ones become labels.
       this.platform.metrics.wsClosed.inc({ code: KNOWN_CLOSE_CODES.has(code) ? String(code) : 'other' });
+      this.platform.log.debug({ connectionId: conn.id, userId: conn.actor?.userId, code }, 'socket closed');
       this.unregister(conn);
     });
   }

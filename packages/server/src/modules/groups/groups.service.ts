@@ -23,6 +23,7 @@ import type { WithinStore } from '../conversations/conversations.repository.js';
 import { withFreshState } from '../conversations/fresh-state.js';
 import type { ConversationService } from '../conversations/conversations.service.js';
 import { toUserPublic } from '../users/users.mapper.js';
+import type { AvatarFiles } from '../users/users.service.js';
 import type { UserRepository } from '../users/users.repository.js';
 import type { GroupMembershipCache, GroupState } from './groups.cache.js';
 import { checkActiveMember, checkAllowed, checkCanChange, checkOutranks, checkTarget } from './groups.policy.js';
@@ -44,6 +45,7 @@ export class GroupService {
     private readonly conversations: ConversationService,
     private readonly contacts: ContactRepository,
     private readonly users: UserRepository,
+    private readonly files: AvatarFiles,
   ) {}
 
   async createGroup(actor: Actor, input: CreateGroupRequest): Promise<ConversationSummary> {
@@ -53,6 +55,8 @@ export class GroupService {
     const memberLimit = this.platform.config.groups.memberLimit;
     if (memberIds.length + 1 > memberLimit) throw new AppError('GROUP_FULL');
     const id = randomUUID();
+    // The avatar is an uploaded image of the creator's (purpose avatar), like a user's.
+    if (input.avatar) await this.files.claimAvatar(actor.userId, input.avatar);
     await this.repo.createGroup({
       id,
       name,
@@ -82,6 +86,7 @@ export class GroupService {
   }
 
   async updateGroup(actor: Actor, conversationId: string, input: UpdateGroupRequest): Promise<ConversationSummary> {
+    const released: string[] = [];
     await this.commit(conversationId, actor.userId, async (state) => {
       const me = checkCanChange(state, actor.userId);
       const group = (await this.repo.findGroup(conversationId))!;
@@ -91,6 +96,9 @@ export class GroupService {
         serverLimit: this.platform.config.groups.memberLimit,
       });
       if (events.length === 0 && changes.member_limit === undefined) return null;
+      // Permissions are checked (settingsChanges); a new avatar must be the actor's uploaded image.
+      if (changes.avatar) await this.files.claimAvatar(actor.userId, changes.avatar);
+      if (changes.avatar !== undefined && group.avatar) released.push(group.avatar);
       const now = this.platform.now();
       if (events.length === 0) {
         await this.repo.updateSettingsOnly(conversationId, changes, now);
@@ -111,6 +119,8 @@ export class GroupService {
       }
       return { messages, audience };
     });
+    // The replaced avatar goes to the file sweep once nothing refers to it.
+    await this.files.release(released);
     return this.conversations.getConversation(actor, conversationId);
   }
 

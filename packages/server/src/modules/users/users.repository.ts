@@ -51,7 +51,7 @@ export class UserRepository {
     return rows.sort((a, b) => rank(a) - rank(b)).slice(0, limit);
   }
 
-  async updateProfile(id: string, changes: { display_name?: string; bio?: string }, now: number): Promise<void> {
+  async updateProfile(id: string, changes: { display_name?: string; bio?: string; avatar?: string }, now: number): Promise<void> {
     await this.db
       .updateTable('users')
       .set({ ...changes, updated_at: now })

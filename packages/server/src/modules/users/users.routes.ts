@@ -1,4 +1,4 @@
-import { UpdateProfileRequestSchema, UserResponseSchema, IdParamsSchema } from '@kkchat/protocol';
+import { SetAvatarRequestSchema, UpdateProfileRequestSchema, UserResponseSchema, IdParamsSchema } from '@kkchat/protocol';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Services } from '../../context.js';
 
@@ -20,6 +20,25 @@ export const userRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (
       },
     },
     async (request) => ({ user: await services.users.updateProfile(request.actor, request.body) }),
+  );
+
+  app.put(
+    '/users/me/avatar',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'Set your avatar: an uploaded image (purpose "avatar")',
+        body: SetAvatarRequestSchema,
+        response: { 200: UserResponseSchema },
+      },
+    },
+    async (request) => ({ user: await services.users.setAvatar(request.actor, request.body.fileId) }),
+  );
+
+  app.delete(
+    '/users/me/avatar',
+    { schema: { tags: ['users'], summary: 'Remove your avatar', response: { 200: UserResponseSchema } } },
+    async (request) => ({ user: await services.users.setAvatar(request.actor, null) }),
   );
 
   app.get(

@@ -4,6 +4,12 @@ import { AppError } from '../../errors.js';
 import { toUserPublic } from './users.mapper.js';
 import type { UserRepository } from './users.repository.js';
 
+/** What profiles need from the file module: an uploaded avatar becomes referenced, a replaced one released. */
+export interface AvatarFiles {
+  claimAvatar(actorId: string, fileId: string): Promise<void>;
+  release(fileIds: string[]): Promise<void>;
+}
+
 /** Profiles: reading them and editing one's own. */
 export class UserService {
   constructor(
@@ -11,6 +17,7 @@ export class UserService {
     private readonly users: UserRepository,
     /** Who sees a profile change live (friends); supplied by the contacts module. */
     private readonly audienceOf: (userId: string) => Promise<string[]>,
+    private readonly files: AvatarFiles,
   ) {}
 
   async getMe(actor: Actor): Promise<UserPublic> {
@@ -32,6 +39,24 @@ export class UserService {
     if (Object.keys(changes).length > 0) {
       await this.users.updateProfile(actor.userId, changes, this.platform.now());
     }
+    return this.announce(actor);
+  }
+
+  /**
+   * Sets (or with null clears) the avatar: an uploaded image of the user's with purpose `avatar` (the web app
+   * crops it to a square first). The previous avatar is released for the file sweep.
+   */
+  async setAvatar(actor: Actor, fileId: string | null): Promise<UserPublic> {
+    const row = await this.users.findById(actor.userId);
+    if (!row) throw new AppError('USER_NOT_FOUND');
+    if (fileId) await this.files.claimAvatar(actor.userId, fileId);
+    await this.users.updateProfile(actor.userId, { avatar: fileId ?? '' }, this.platform.now());
+    if (row.avatar && row.avatar !== fileId) await this.files.release([row.avatar]);
+    return this.announce(actor);
+  }
+
+  /** The user's profile now, told to their other devices and their friends. */
+  private async announce(actor: Actor): Promise<UserPublic> {
     const user = await this.getMe(actor);
     const audience = await this.audienceOf(actor.userId);
     await this.platform.bus.publish({

@@ -2,6 +2,7 @@ import { Kysely, Migrator, type Migration, type MigrationProvider } from 'kysely
 import { createDialect, engineOfUrl, poolStatsOf, prepareSchema, redactUrl, type PoolStats } from './dialects.js';
 import * as m0001 from './migrations/0001_init.js';
 import * as m0002 from './migrations/0002_groups.js';
+import * as m0003 from './migrations/0003_files.js';
 import * as m0004 from './migrations/0004_admin.js';
 import * as m0005 from './migrations/0005_cluster.js';
 import * as m0006 from './migrations/0006_state_version.js';
@@ -13,6 +14,7 @@ export type Database = Kysely<DB>;
 const MIGRATIONS: Record<string, Migration> = {
   '0001_init': m0001,
   '0002_groups': m0002,
+  '0003_files': m0003,
   '0004_admin': m0004,
   '0005_cluster': m0005,
   '0006_state_version': m0006,

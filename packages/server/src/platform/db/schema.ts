@@ -21,6 +21,8 @@ export interface UsersTable {
   deleted_at: number | null;
   /** 1 after an administrator reset the password: login refuses until the user replaces it. */
   must_change_password: Generated<number>;
+  /** The avatar's file id, '' when none. */
+  avatar: Generated<string>;
 }
 
 export interface SessionsTable {
@@ -175,6 +177,47 @@ export interface LocksTable {
   version: number;
 }
 
+/** An upload session (uploading, processing) or a stored file (ready); deleting while its objects go. */
+export interface FilesTable {
+  id: string;
+  owner_id: string;
+  purpose: string;
+  status: string;
+  name: string;
+  size: number;
+  received: Generated<number>;
+  part_size: number;
+  mime: Generated<string>;
+  sha256: string | null;
+  width: number | null;
+  height: number | null;
+  thumb_width: number | null;
+  thumb_height: number | null;
+  storage_key: string;
+  multipart_id: string | null;
+  writer: string | null;
+  writer_until: number | null;
+  expires_at: number | null;
+  /** Since when nothing refers to the file (NULL while a message or avatar does); the sweep's clock. */
+  released_at: number | null;
+  completed_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface FilePartsTable {
+  file_id: string;
+  part_number: number;
+  etag: string;
+  size: number;
+}
+
+export interface FileAttachmentsTable {
+  conversation_id: string;
+  seq: number;
+  file_id: string;
+}
+
 /** An event waiting for the relay (cluster mode): `payload` is the bus envelope as JSON. */
 export interface OutboxTable {
   id: Generated<number>;
@@ -218,6 +261,9 @@ export interface DB {
   group_join_requests: GroupJoinRequestsTable;
   audit_log: AuditLogTable;
   locks: LocksTable;
+  files: FilesTable;
+  file_parts: FilePartsTable;
+  file_attachments: FileAttachmentsTable;
   outbox: OutboxTable;
   outbox_leases: OutboxLeasesTable;
   outbox_relays: OutboxRelaysTable;

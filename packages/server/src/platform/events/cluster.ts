@@ -26,6 +26,8 @@ export async function createEventPlatform(
   now: () => number,
   /** Embedded mode only: a bus to use instead of a new in-process one (tests run two nodes on one bus). */
   sharedBus?: EventBus,
+  /** Cluster mode: where the consumer reports its lag (the /metrics gauge). */
+  onLag?: (topic: string, partition: number, lag: number) => void,
 ): Promise<EventPlatform> {
   if (!config.kafka) {
     const bus = sharedBus ?? new InProcessEventBus();
@@ -37,6 +39,7 @@ export async function createEventPlatform(
     instanceId,
     consume: config.roles.has('gateway'),
     log: log.child({ component: 'kafka' }),
+    ...(onLag ? { onLag } : {}),
   });
   const outbox = new TransactionalOutbox(now);
   let relay: OutboxRelay | null = null;

@@ -26,6 +26,8 @@ export interface KafkaBusOptions {
   /** Consume the topic and call the subscribers (gateways); publishing works either way. */
   consume: boolean;
   log: Logger;
+  /** Reports how many events the consumer is behind, per partition, every 10 s (the lag metric). */
+  onLag?: (topic: string, partition: number, lag: number) => void;
 }
 
 /** Direct events queued while the broker is unreachable; past this, new ones are dropped (and logged). */
@@ -34,6 +36,7 @@ const MAX_PENDING = 20_000;
 const DIRECT_EVENT_TTL_MS = 30_000;
 const SEND_BATCH = 500;
 const JOIN_TIMEOUT_MS = 60_000;
+const LAG_EVERY_MS = 10_000;
 
 export function eventsTopic(kafka: KafkaConfig): string {
   return `${kafka.topicPrefix}events`;
@@ -68,6 +71,9 @@ export class KafkaEventBus implements EventBus {
   private closed = false;
   private dropped = 0;
   private delivered = 0;
+  /** Partition → the next offset this consumer will deliver (for the lag). */
+  private readonly positions = new Map<number, bigint>();
+  private lagTimer: NodeJS.Timeout | null = null;
 
   private constructor(private readonly options: KafkaBusOptions) {
     this.topic = eventsTopic(options.kafka);
@@ -89,7 +95,10 @@ export class KafkaEventBus implements EventBus {
       await bus.admin.connect();
       await retrying(() => bus.ensureTopic());
       await bus.producer.connect();
-      if (options.consume) await bus.startConsumer(true);
+      if (options.consume) {
+        await bus.startConsumer(true);
+        if (options.onLag) bus.watchLag(options.onLag);
+      }
     } catch (error) {
       await bus.close().catch(() => undefined);
       throw new Error(`Kafka at ${options.kafka.brokers.join(',')}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
@@ -112,6 +121,11 @@ export class KafkaEventBus implements EventBus {
   async publishRecords(records: BusRecord[]): Promise<void> {
     if (records.length === 0) return;
     await this.producer.send({ topic: this.topic, acks: -1, messages: records });
+  }
+
+  /** /readyz: the brokers answer a metadata request. */
+  async checkHealth(): Promise<void> {
+    await this.admin.describeCluster();
   }
 
   subscribe(handler: BusHandler): () => void {
@@ -138,6 +152,7 @@ export class KafkaEventBus implements EventBus {
     if (this.closed) return;
     await Promise.race([this.flush(), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
     this.closed = true;
+    if (this.lagTimer) clearInterval(this.lagTimer);
     this.handlers.clear();
     const consumer = this.consumer;
     this.consumer = null;
@@ -165,6 +180,7 @@ export class KafkaEventBus implements EventBus {
   private async startConsumer(fresh: boolean): Promise<void> {
     // Right after the topic was created (maybe by another node) its leaders can still be moving: retry.
     const ends = fresh ? await retrying(() => this.admin.fetchTopicOffsets(this.topic)) : [];
+    for (const end of ends) this.positions.set(end.partition, BigInt(end.high));
     const consumer = this.client.consumer({
       groupId: this.groupId,
       sessionTimeout: 15_000,
@@ -200,9 +216,29 @@ export class KafkaEventBus implements EventBus {
     await consumer.run({
       autoCommitInterval: 1000,
       autoCommitThreshold: 200,
-      eachMessage: async ({ message }) => this.onRecord(message.value),
+      eachMessage: async ({ partition, message }) => {
+        this.positions.set(partition, BigInt(message.offset) + 1n);
+        this.onRecord(message.value);
+      },
     });
     await joined;
+  }
+
+  /** Every 10 s: the end of each partition minus where this consumer is (0 when it has caught up). */
+  private watchLag(report: NonNullable<KafkaBusOptions['onLag']>): void {
+    this.lagTimer = setInterval(() => {
+      this.admin.fetchTopicOffsets(this.topic).then(
+        (ends) => {
+          for (const end of ends) {
+            const high = BigInt(end.high);
+            const lag = high - (this.positions.get(end.partition) ?? high);
+            report(this.topic, end.partition, Number(lag > 0n ? lag : 0n));
+          }
+        },
+        () => undefined, // the broker is away; /readyz says so
+      );
+    }, LAG_EVERY_MS);
+    this.lagTimer.unref();
   }
 
   private async restartConsumer(previous: Consumer): Promise<void> {

@@ -34,7 +34,18 @@ describe('MessageComposer', () => {
     await input.setValue('   \n ');
     await input.trigger('keydown', { key: 'Enter' });
     expect(wrapper.emitted('send')).toBeUndefined();
-    expect(wrapper.get('[data-testid="composer-send"]').attributes('disabled')).toBeDefined();
+    // With nothing to send, the button records a voice clip instead.
+    expect(wrapper.find('[data-testid="composer-send"]').exists()).toBe(false);
+    expect(wrapper.find('[data-testid="voice-record"]').exists()).toBe(true);
+  });
+
+  it('sends a pasted image as a file and keeps pasted text as text', async () => {
+    const { wrapper, input } = setup();
+    const image = new File([new Uint8Array([137, 80, 78, 71])], 'shot.png', { type: 'image/png' });
+    await input.trigger('paste', { clipboardData: { files: [image] } });
+    expect(wrapper.emitted('files')).toEqual([[[image]]]);
+    await input.trigger('paste', { clipboardData: { files: [] } });
+    expect(wrapper.emitted('files')).toHaveLength(1);
   });
 
   it('shows characters left near the limit, counting code points, and blocks over-long text', async () => {
