@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
-import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { CLOSE_CODES, LIMITS, type ServerFrame } from '@kkchat/protocol';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
@@ -35,8 +34,6 @@ export class Gateway {
   private readonly connections = new Map<string, Connection>();
   private readonly byUser = new Map<string, Set<Connection>>();
   private readonly bySession = new Map<string, Set<Connection>>();
-  /** TCP sockets corked during this turn of the event loop; uncorked together right after it (see write). */
-  private corked: Socket[] = [];
   private readonly dispatcher: FrameDispatcher;
   private heartbeat: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
@@ -243,8 +240,8 @@ export class Gateway {
   private onBusEvent(event: BusEvent): void {
     switch (event.kind) {
       case 'deliver': {
-        // Serialize and encode once, send the same bytes to every recipient socket.
-        const bytes = Buffer.from(JSON.stringify(event.frame));
+        // Serialize once, send the same bytes to every recipient socket.
+        const bytes = JSON.stringify(event.frame);
         const isHint = HINT_FRAMES.has(event.frame.type);
         const isMessage = event.frame.type === 'message';
         let written = 0;
@@ -257,7 +254,7 @@ export class Gateway {
         break;
       }
       case 'deliver-connections': {
-        const bytes = Buffer.from(JSON.stringify(event.frame));
+        const bytes = JSON.stringify(event.frame);
         for (const id of new Set(event.connectionIds)) {
           const conn = this.connections.get(id);
           if (conn?.actor) this.write(conn, bytes, false);
@@ -278,11 +275,11 @@ export class Gateway {
   }
 
   private send(conn: Connection, frame: ServerFrame): void {
-    this.write(conn, Buffer.from(JSON.stringify(frame)), false);
+    this.write(conn, JSON.stringify(frame), false);
   }
 
   /** Writes with backpressure: hints are shed first, then a socket that stays over its limit is closed. */
-  private write(conn: Connection, bytes: Buffer, isHint: boolean): boolean {
+  private write(conn: Connection, bytes: string, isHint: boolean): boolean {
     const ws = conn.ws;
     if (ws.readyState !== ws.OPEN) return false;
     if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
@@ -290,30 +287,8 @@ export class Gateway {
       return false;
     }
     if (isHint && ws.bufferedAmount > SHED_HINTS_BYTES) return false;
-    this.cork(ws);
-    // A text frame from bytes encoded once (a string would be encoded again for every socket).
-    ws.send(bytes, { binary: false });
+    ws.send(bytes);
     return true;
-  }
-
-  /**
-   * Frames written to one socket in the same turn of the event loop leave in one write: a group commit resolves
-   * many sends at once, and a socket often gets its ack and an incoming message together. Each write is a
-   * syscall (on loopback about as costly as the rest of a delivery), so the socket is corked at its first frame
-   * of the turn and uncorked once the turn's work is done (process.nextTick runs after the promise jobs).
-   */
-  private cork(ws: WebSocket): void {
-    // ws keeps the TCP socket private; it corks and uncorks around each frame itself, which nests inside this.
-    const socket = (ws as unknown as { _socket?: Socket })._socket;
-    if (!socket || socket.writableCorked > 0) return;
-    socket.cork();
-    if (this.corked.push(socket) === 1) process.nextTick(() => this.uncorkAll());
-  }
-
-  private uncorkAll(): void {
-    const sockets = this.corked;
-    this.corked = [];
-    for (const socket of sockets) socket.uncork();
   }
 
   /** Message frames written, and how long after their commit (the clock of the committing node). */
