@@ -176,7 +176,13 @@ class GroupCommit {
   private async drain(): Promise<void> {
     this.draining = true;
     try {
-      while (this.queue.length > 0) await this.commit(this.queue.splice(0, GROUP_COMMIT_MAX));
+      while (this.queue.length > 0) {
+        await this.commit(this.queue.splice(0, GROUP_COMMIT_MAX));
+        // SQLite runs synchronously, so without this the next batch would run in the same chain of promise jobs:
+        // the acks and deliveries of this batch would wait for it to finish, and no new frame would be read.
+        // One turn of the event loop lets them out and lets more sends join the next batch.
+        if (this.queue.length > 0) await new Promise((resolve) => setImmediate(resolve));
+      }
     } finally {
       this.draining = false;
     }
