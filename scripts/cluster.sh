@@ -11,6 +11,7 @@
 # every node shares it). Redis: redis://127.0.0.1:6379 under the key prefix kkchat-cluster: (KKCHAT_REDIS_URL and
 # KKCHAT_REDIS_PREFIX to change them).
 # State, logs and PIDs: data/cluster/. Every node runs every role; see README "Running a cluster" for roles.
+# The nodes get this script's environment (any KKCHAT_* setting) and KKCHAT_NODE_ARGS as extra node flags.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -74,7 +75,7 @@ start_node() {
     KKCHAT_REDIS_URL="$REDIS_URL" KKCHAT_REDIS_PREFIX="${KKCHAT_REDIS_PREFIX:-kkchat-cluster:}" \
     KKCHAT_JWT_SECRET="$(cat "$STATE/jwt-secret")" KKCHAT_TRUST_PROXY=1 \
     KKCHAT_ALLOWED_ORIGINS="http://127.0.0.1:$NGINX_PORT,http://localhost:$NGINX_PORT" \
-    node packages/server/dist/main.js >>"$STATE/node-$i.log" 2>&1 </dev/null &
+    node ${KKCHAT_NODE_ARGS:-} packages/server/dist/main.js >>"$STATE/node-$i.log" 2>&1 </dev/null &
   echo $! >"$pid_file"
 }
 
@@ -164,5 +165,5 @@ case "$command" in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' ;;
 esac

@@ -1,8 +1,8 @@
 /**
  * npm run bench [-- options]
  *
- * Starts the built KKChat server (embedded mode, temporary data directory) and the two baseline relays as
- * separate processes, drives them from forked load-generator processes, and writes JSON, Markdown and SVG
+ * Starts the built KKChat server (embedded mode, temporary data directory; or with --mode=cluster, the cluster of
+ * scripts/cluster.sh) and the two baseline relays as separate processes, drives them from forked load-generator processes, and writes JSON, Markdown and SVG
  * under bench/results/<timestamp>/. See docs/benchmarks.md.
  */
 import { resolve } from 'node:path';
@@ -16,6 +16,9 @@ Usage: npm run bench -- [options]
 
   --scenarios=a,b    idle,throughput,fanout,storm,http,files (default: all)
   --targets=a,b      kkchat,ws,sio (default: all)
+  --mode=M           embedded (default: one process on SQLite) or cluster (scripts/cluster.sh: Kafka, --nodes
+                     nodes and nginx on this machine's PostgreSQL and Redis; clients go through nginx)
+  --nodes=N          KKChat nodes in cluster mode (default 3)
   --full             the big sizes (19,000 idle sockets, 2,000 pairs, 2,000-member group, 10,000-client storm); long
   --idle=N           idle sockets (quick 2000, full 19000; one process holds at most ~19,800)
   --pairs=N          one-to-one pairs (quick 400, full 2000)
@@ -49,6 +52,8 @@ export function parseOptions(argv: string[]): BenchOptions | null {
     options: {
       help: { type: 'boolean', short: 'h' },
       full: { type: 'boolean' },
+      mode: { type: 'string' },
+      nodes: { type: 'string' },
       scenarios: { type: 'string' },
       targets: { type: 'string' },
       idle: { type: 'string' },
@@ -81,7 +86,13 @@ export function parseOptions(argv: string[]): BenchOptions | null {
   if (idleConnections > 19_000) throw new Error('--idle above 19000: one process cannot hold more sockets here (open-file limit 20,000); the report extrapolates to 50,000');
   const pairs = num(values.pairs, 400, 2000);
   const stormClients = num(values.storm, 500, 10_000);
+  const mode = list<'embedded' | 'cluster'>(values.mode, ['embedded', 'cluster'], ['embedded']);
+  if (mode.length !== 1) throw new Error('--mode takes one of embedded, cluster');
+  const nodes = num(values.nodes, 3, 3);
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 20) throw new Error('--nodes must be 1 to 20');
   return {
+    mode: mode[0],
+    nodes,
     scenarios: list<Scenario>(values.scenarios, ALL_SCENARIOS, ALL_SCENARIOS),
     targets: list<Target>(values.targets, ['kkchat', 'ws', 'sio'], ['kkchat', 'ws', 'sio']),
     users: num(values.users, 0, 0),

@@ -3,8 +3,15 @@ import type { Target } from './procs.js';
 export type Scenario = 'idle' | 'throughput' | 'fanout' | 'storm' | 'http' | 'files';
 export const ALL_SCENARIOS: Scenario[] = ['idle', 'throughput', 'fanout', 'storm', 'http', 'files'];
 
+/** embedded: one KKChat process on SQLite. cluster: scripts/cluster.sh (N nodes behind nginx, PostgreSQL, Redis, Kafka). */
+export type BenchMode = 'embedded' | 'cluster';
+
 export interface BenchOptions {
   scenarios: Scenario[];
+  /** How KKChat runs (default embedded); the relays are single processes either way. */
+  mode?: BenchMode;
+  /** KKChat nodes in cluster mode (default 3). */
+  nodes?: number;
   targets: Target[];
   /** Users registered for the KKChat runs (pairs 2i/2i+1 are friends). */
   users: number;

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 export const REPO = resolve(here, '../..');
 const SERVER_MAIN = join(REPO, 'packages/server/dist/main.js');
-const GC_HOOK = join(here, 'relays/gc-hook.cjs');
+export const GC_HOOK = join(here, 'relays/gc-hook.cjs');
 
 /** Every child this process started, so that exit and signals can stop them (and only them). */
 const children = new Set<ChildProcess>();
@@ -41,7 +41,10 @@ export const TARGET_LABEL: Record<Target, string> = { kkchat: 'KKChat', ws: 'bar
 export interface ServerHandle {
   target: Target;
   url: string;
-  pid: number;
+  /** The server's processes: one, or every KKChat node of a cluster (their CPU and RSS are summed). */
+  pids: number[];
+  /** Processes in front of or beside a cluster's nodes (nginx, the Kafka broker), reported apart. */
+  infraPids: number[];
   dataDir: string | null;
   /** Stops the process (SIGTERM, then SIGKILL after 5 s). Keeps the data directory (see remove). */
   stop(): Promise<void>;
@@ -118,7 +121,8 @@ function handle(target: Target, child: ChildProcess, port: number, dataDir: stri
   return {
     target,
     url: `http://127.0.0.1:${port}`,
-    pid: child.pid ?? -1,
+    pids: [child.pid ?? -1],
+    infraPids: [],
     dataDir,
     stop: () =>
       new Promise<void>((done) => {
@@ -180,13 +184,30 @@ export function cpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }
 
-/** Runs a full GC in a server started with the gc hook, waits for it to settle, and returns its RSS. */
-export async function rssAfterGc(pid: number, settleMs = 1500): Promise<number> {
-  process.kill(pid, 'SIGUSR2');
+/** Runs a full GC in processes started with the gc hook, waits for it to settle, and returns their summed RSS. */
+export async function rssAfterGc(pids: number[], settleMs = 1500): Promise<number> {
+  for (const pid of pids) process.kill(pid, 'SIGUSR2');
   await sleep(settleMs / 2);
-  process.kill(pid, 'SIGUSR2');
+  for (const pid of pids) process.kill(pid, 'SIGUSR2');
   await sleep(settleMs / 2);
-  return rssBytes(pid);
+  return sumOf(pids, rssBytes);
+}
+
+/** CPU time (ms) of several processes together; a process that is gone counts 0. */
+export function cpuMsOf(pids: number[]): number {
+  return sumOf(pids, cpuMs);
+}
+
+function sumOf(pids: number[], read: (pid: number) => number): number {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      total += read(pid);
+    } catch {
+      // the process exited
+    }
+  }
+  return total;
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { startBenchCluster, type BenchCluster } from './cluster.js';
 import { startKKChat, startWorker } from './procs.js';
 import { seedPool } from './seed.js';
 import { consoleTable, markdownTable, svgChart, type ScenarioResult } from './report.js';
@@ -17,7 +18,9 @@ export { ALL_SCENARIOS, type BenchOptions, type Scenario } from './options.js';
 
 export async function runBench(opts: BenchOptions): Promise<{ results: ScenarioResult[]; file: string; markdown: string }> {
   const log = opts.log;
-  const ctx: Ctx = { opts, workers: [], pool: null, kkDataDir: null };
+  const ctx: Ctx = { opts, workers: [], pool: null, kkDataDir: null, cluster: null };
+  const nodes = opts.nodes ?? 3;
+  let cluster: BenchCluster | null = null;
   const started = Date.now();
   const loadAtStart = loadavg().map((x) => +x.toFixed(2));
   const results: ScenarioResult[] = [];
@@ -25,7 +28,11 @@ export async function runBench(opts: BenchOptions): Promise<{ results: ScenarioR
     ctx.workers = Array.from({ length: opts.workers }, (_, i) => startWorker(i));
     if (opts.targets.includes('kkchat')) {
       const seedCount = Math.max(opts.users, 2 * opts.pairs, opts.stormClients, opts.scenarios.includes('fanout') ? opts.groupMembers : 0, 4);
-      const server = await startKKChat({ heartbeatMs: opts.heartbeatMs, synchronous: 'NORMAL' });
+      if (opts.mode === 'cluster') {
+        cluster = await startBenchCluster({ nodes, heartbeatMs: opts.heartbeatMs, log });
+        ctx.cluster = cluster.handle;
+      }
+      const server = ctx.cluster ?? (await startKKChat({ heartbeatMs: opts.heartbeatMs, synchronous: 'NORMAL' }));
       ctx.kkDataDir = server.dataDir;
       log(`seeding ${seedCount} users and ${Math.floor(seedCount / 2)} friendships over the API...`);
       const t0 = Date.now();
@@ -41,6 +48,7 @@ export async function runBench(opts: BenchOptions): Promise<{ results: ScenarioR
     }
   } finally {
     await Promise.all(ctx.workers.map((w) => w.stop()));
+    await cluster?.shutdown();
     if (ctx.kkDataDir) {
       const { rmSync } = await import('node:fs');
       rmSync(ctx.kkDataDir, { recursive: true, force: true });
@@ -68,6 +76,9 @@ export async function runBench(opts: BenchOptions): Promise<{ results: ScenarioR
     '',
     `Machine: ${machine.nproc} × ${machine.cpu}, ${machine.memTotalGiB} GiB RAM, Node ${machine.node}. Load average (1/5/15 min) at start ${machine.loadAvgAtStart.join(' / ')}, at end ${machine.loadAvgAtEnd.join(' / ')}. Run took ${((Date.now() - started) / 1000).toFixed(0)} s.`,
     '',
+    opts.mode === 'cluster'
+      ? `Mode: **cluster**: ${nodes} KKChat nodes (every role) behind nginx, on PostgreSQL, Redis and a single Kafka broker (scripts/cluster.sh), all on this machine; clients connect through nginx. KKChat's server CPU and RSS are summed over its nodes; nginx and Kafka CPU is shown apart where measured; PostgreSQL and Redis are not counted.\n`
+      : 'Mode: **embedded** (one KKChat process on SQLite).\n',
     ...results.map((r) => markdownTable(r) + (r.skipped ? '' : `\n![${r.title}](${r.name}.svg)\n`)),
   ].join('\n');
   writeFileSync(join(dir, 'summary.md'), markdown);

@@ -14,9 +14,16 @@ export interface Ctx {
   workers: Worker[];
   pool: Pool | null;
   kkDataDir: string | null;
+  /** In cluster mode: the cluster, up for the whole run (its handle's stop() leaves it running). */
+  cluster: ServerHandle | null;
+}
+
+export function isCluster(ctx: Ctx): boolean {
+  return ctx.opts.mode === 'cluster';
 }
 
 export async function startTarget(ctx: Ctx, target: Target, synchronous: 'FULL' | 'NORMAL' = ctx.opts.synchronous[0]): Promise<ServerHandle> {
+  if (target === 'kkchat' && ctx.cluster) return ctx.cluster;
   if (target === 'kkchat') return startKKChat({ dataDir: ctx.kkDataDir!, heartbeatMs: ctx.opts.heartbeatMs, synchronous });
   return startRelay(target, ctx.opts.heartbeatMs);
 }

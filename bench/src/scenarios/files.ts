@@ -3,7 +3,7 @@ import { KKChatClient } from '@kkchat/client';
 import { startS3Proxy, type S3ProxyInstance } from '../../../packages/server/test/support/s3proxy.js';
 import { cpuMs, rssAfterGc, rssBytes, startKKChat, type ServerHandle } from '../procs.js';
 import type { Row, ScenarioResult } from '../report.js';
-import { MIB, type Ctx } from './common.js';
+import { isCluster, MIB, type Ctx } from './common.js';
 
 /** How often the server's resident memory is sampled during a transfer. */
 const RSS_SAMPLE_MS = 10;
@@ -46,25 +46,25 @@ async function drain(response: Response): Promise<number> {
 
 async function measure(server: ServerHandle, client: KKChatClient, store: 'local' | 's3', sizeMiB: number): Promise<Transfer> {
   const body = randomBytes(sizeMiB * MIB);
-  const baseline = await rssAfterGc(server.pid, 600);
-  const cpu0 = cpuMs(server.pid);
-  let sampler = rssPeak(server.pid);
+  const baseline = await rssAfterGc(server.pids, 600);
+  const cpu0 = cpuMs(server.pids[0]);
+  let sampler = rssPeak(server.pids[0]);
   let t0 = performance.now();
   const file = await client.files.upload(new Uint8Array(body.buffer, body.byteOffset, body.byteLength), { name: `bench-${sizeMiB}.bin` });
   const uploadMs = performance.now() - t0;
   const peakUpload = sampler.stop();
   if (file.size !== body.length) throw new Error(`uploaded ${file.size} of ${body.length} bytes`);
 
-  await rssAfterGc(server.pid, 600);
+  await rssAfterGc(server.pids, 600);
   const [link] = await client.files.links([file.id]);
-  sampler = rssPeak(server.pid);
+  sampler = rssPeak(server.pids[0]);
   t0 = performance.now();
   const response = await fetch(link!.url);
   const received = await drain(response);
   const downloadMs = performance.now() - t0;
   const peakDownload = sampler.stop();
   if (received !== body.length) throw new Error(`downloaded ${received} of ${body.length} bytes`);
-  const cpu = cpuMs(server.pid) - cpu0;
+  const cpu = cpuMs(server.pids[0]) - cpu0;
   return {
     store,
     sizeMiB,
@@ -87,6 +87,7 @@ export async function filesScenario(ctx: Ctx): Promise<ScenarioResult> {
   const log = opts.log;
   const base: ScenarioResult = { name: 'files', title: 'File upload and download', params: {}, rows: [], notes: [] };
   if (!opts.targets.includes('kkchat')) return { ...base, skipped: 'skipped: needs the kkchat target' };
+  if (isCluster(ctx)) return { ...base, skipped: 'skipped in cluster mode: the files scenario measures one process (run it with --mode=embedded)' };
   const user = ctx.pool!.users[0]!;
   const transfers: Transfer[] = [];
   let s3: S3ProxyInstance | null = null;

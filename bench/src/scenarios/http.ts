@@ -1,5 +1,5 @@
 import type { AuthResult } from '@kkchat/protocol';
-import { cpuMs } from '../procs.js';
+import { cpuMsOf } from '../procs.js';
 import { latency, type Latency, type Row, type ScenarioResult } from '../report.js';
 import { chunks, startTarget, type Ctx } from './common.js';
 
@@ -34,7 +34,7 @@ export async function httpScenario(ctx: Ctx): Promise<ScenarioResult> {
           ? Array.from({ length: convs * 2 }, (_, i) => ({ auth: pool.users[i].auth, conversationId: pool.conversations[Math.floor(i / 2)] }))
           : pool.users.slice(0, Math.min(pool.users.length, 500)).map((u) => ({ username: u.username, password: u.password }));
       const parts = chunks(items, ctx.workers.length);
-      const c0 = cpuMs(server.pid);
+      const c0 = cpuMsOf(server.pids);
       const t0 = Date.now();
       const res = await Promise.all(
         parts.map((part, w) =>
@@ -48,7 +48,7 @@ export async function httpScenario(ctx: Ctx): Promise<ScenarioResult> {
         ),
       );
       const elapsed = Date.now() - t0;
-      const serverCpu = cpuMs(server.pid) - c0;
+      const serverCpu = cpuMsOf(server.pids) - c0;
       const ok = res.reduce((a, r) => a + r.ok, 0);
       out[kind] = {
         rps: ok / (Math.max(...res.map((r) => r.elapsedMs)) / 1000),

@@ -1,4 +1,4 @@
-import { cpuMs, rssAfterGc, sleep, type Target } from '../procs.js';
+import { cpuMsOf, rssAfterGc, sleep, type Target } from '../procs.js';
 import type { Row, ScenarioResult } from '../report.js';
 import { closeAll, connectAll, KIB, MIB, specs, startTarget, type Ctx } from './common.js';
 
@@ -11,19 +11,19 @@ export async function idleScenario(ctx: Ctx): Promise<ScenarioResult> {
   for (const target of opts.targets) {
     const server = await startTarget(ctx, target);
     try {
-      const rss0 = await rssAfterGc(server.pid);
-      const c0 = cpuMs(server.pid);
+      const rss0 = await rssAfterGc(server.pids);
+      const c0 = cpuMsOf(server.pids);
       await sleep(opts.heartbeatMs);
-      const emptyCpu = (cpuMs(server.pid) - c0) / opts.heartbeatMs;
+      const emptyCpu = (cpuMsOf(server.pids) - c0) / opts.heartbeatMs;
       log(`  ${target}: empty server ${(rss0 / MIB).toFixed(1)} MiB; connecting ${n} sockets...`);
       const conn = await connectAll(ctx, target, server.url, specs(ctx, target, n, false));
       log(`  ${target}: ${conn.connected} connected (${conn.failed} failed) in ${(conn.ms / 1000).toFixed(1)} s`);
       await sleep(2000);
-      const rss1 = await rssAfterGc(server.pid);
-      const c1 = cpuMs(server.pid);
+      const rss1 = await rssAfterGc(server.pids);
+      const c1 = cpuMsOf(server.pids);
       const window = 2 * opts.heartbeatMs;
       await sleep(window);
-      const busyCpu = (cpuMs(server.pid) - c1) / window;
+      const busyCpu = (cpuMsOf(server.pids) - c1) / window;
       const heartbeatCpu = Math.max(0, busyCpu - emptyCpu);
       per[target] = {
         connected: conn.connected,

@@ -1,5 +1,5 @@
 /** One open-loop load step across all workers (one-to-one throughput and group fan-out). */
-import { cpuMs, type ServerHandle } from '../procs.js';
+import { cpuMsOf, type ServerHandle } from '../procs.js';
 import { latency, type Latency } from '../report.js';
 import type { Ctx } from './common.js';
 
@@ -13,6 +13,8 @@ export interface Step {
   ack: Latency;
   errors: number;
   serverCpuPct: number;
+  /** nginx and the Kafka broker in cluster mode (0 otherwise). */
+  infraCpuPct: number;
   clientCpuPct: number;
   /** Server CPU time per acknowledged message: a figure that competing load on the machine does not inflate. */
   serverCpuUsPerMsg: number;
@@ -20,7 +22,8 @@ export interface Step {
 
 export async function loadStep(ctx: Ctx, server: ServerHandle, rate: number, durationMs: number): Promise<Step> {
   const w = ctx.workers.length;
-  const c0 = cpuMs(server.pid);
+  const c0 = cpuMsOf(server.pids);
+  const i0 = cpuMsOf(server.infraPids);
   const t0 = Date.now();
   const parts = await Promise.all(
     ctx.workers.map((worker) =>
@@ -39,7 +42,8 @@ export async function loadStep(ctx: Ctx, server: ServerHandle, rate: number, dur
       }>('load', { ratePerSec: rate / w, durationMs, drainMs: 10_000 }),
     ),
   );
-  const serverCpu = cpuMs(server.pid) - c0;
+  const serverCpu = cpuMsOf(server.pids) - c0;
+  const infraCpu = cpuMsOf(server.infraPids) - i0;
   const codes: Record<string, number> = {};
   for (const p of parts) for (const [k, n] of Object.entries(p.errorCodes)) codes[k] = (codes[k] ?? 0) + n;
   if (Object.keys(codes).length) ctx.opts.log(`  error frames so far: ${JSON.stringify(codes)}`);
@@ -57,6 +61,7 @@ export async function loadStep(ctx: Ctx, server: ServerHandle, rate: number, dur
     ack: latency(parts.flatMap((p) => p.ackLat)),
     errors: parts.reduce((n, p) => n + p.errors, 0),
     serverCpuPct: (serverCpu / elapsed) * 100,
+    infraCpuPct: (infraCpu / elapsed) * 100,
     clientCpuPct: (parts.reduce((n, p) => n + p.cpuMs, 0) / elapsed) * 100,
     serverCpuUsPerMsg: (serverCpu * 1000) / Math.max(1, parts.reduce((n, p) => n + p.ackedTotal, 0)),
   };

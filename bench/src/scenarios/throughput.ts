@@ -1,6 +1,6 @@
 import type { ServerHandle, Target } from '../procs.js';
 import type { Row, ScenarioResult } from '../report.js';
-import { closeAll, connectAll, KKCHAT_SOCKET_RATE, specs, startTarget, type Ctx } from './common.js';
+import { closeAll, connectAll, isCluster, KKCHAT_SOCKET_RATE, specs, startTarget, type Ctx } from './common.js';
 import { loadStep, type Step } from './step.js';
 
 // ---- one-to-one throughput ----------------------------------------------------------------------------------------
@@ -38,7 +38,9 @@ export async function throughputScenario(ctx: Ctx): Promise<ScenarioResult> {
   const runs: Record<string, Awaited<ReturnType<typeof rampAndMeasure>>> = {};
   const variants: { key: string; target: Target; sync?: 'FULL' | 'NORMAL' }[] = [];
   for (const target of opts.targets) {
-    if (target === 'kkchat') for (const sync of opts.synchronous) variants.push({ key: `kkchat-${sync}`, target, sync });
+    // In cluster mode the nodes store in PostgreSQL: SQLite's synchronous setting does not apply.
+    if (target === 'kkchat' && isCluster(ctx)) variants.push({ key: 'kkchat-cluster', target });
+    else if (target === 'kkchat') for (const sync of opts.synchronous) variants.push({ key: `kkchat-${sync}`, target, sync });
     else variants.push({ key: target, target });
   }
   for (const v of variants) {
@@ -54,7 +56,7 @@ export async function throughputScenario(ctx: Ctx): Promise<ScenarioResult> {
     }
   }
   const rows: Row[] = [];
-  const kkKeys = opts.synchronous.map((s) => `kkchat-${s}`).filter((k) => runs[k]);
+  const kkKeys = (isCluster(ctx) ? ['kkchat-cluster'] : opts.synchronous.map((s) => `kkchat-${s}`)).filter((k) => runs[k]);
   const base = (t: 'ws' | 'sio', f: (r: (typeof runs)[string]) => number) => (runs[t] ? f(runs[t]) : null);
   const metrics: { metric: string; unit: string; better: Row['better']; f: (r: (typeof runs)[string]) => number; digits?: number }[] = [
     { metric: 'max acked and delivered', unit: 'msg/s', better: 'higher', f: (r) => r.max },
@@ -68,6 +70,9 @@ export async function throughputScenario(ctx: Ctx): Promise<ScenarioResult> {
     { metric: 'server CPU at 90% of max', unit: '% of a core', better: 'lower', f: (r) => r.at90.serverCpuPct },
     { metric: 'server CPU per message at 90% of max', unit: 'µs', better: 'lower', f: (r) => r.at90.serverCpuUsPerMsg },
     { metric: 'implied ceiling on one uncontended core (1 s / CPU per message)', unit: 'msg/s', better: 'higher', f: (r) => 1e6 / r.at90.serverCpuUsPerMsg },
+    ...(isCluster(ctx)
+      ? [{ metric: 'nginx and Kafka CPU at 90% of max', unit: '% of a core', better: 'lower' as const, f: (r: (typeof runs)[string]) => r.at90.infraCpuPct }]
+      : []),
     { metric: 'load generator CPU at 90% of max', unit: '% of a core', better: 'lower', f: (r) => r.at90.clientCpuPct },
   ];
   const keys = kkKeys.length ? kkKeys : [null];
