@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
-import type { GroupJoinRequest, GroupMember, UpdateGroupRequest } from '@kkchat/protocol';
+import type { CreateGroupRequest, GroupJoinRequest, GroupMember, UpdateGroupRequest } from '@kkchat/protocol';
 import { getClient } from '../sdk';
 import { useConversationsStore } from './conversations';
 
@@ -84,8 +84,9 @@ export const useGroupsStore = defineStore('groups', () => {
     await refreshSummary(conversationId);
   }
 
-  async function create(name: string, memberIds: string[]): Promise<string> {
-    const summary = await getClient().groups.create({ name, memberIds });
+  /** A new group (name, optional description and avatar file id, friends to start with); returns its id. */
+  async function create(request: CreateGroupRequest): Promise<string> {
+    const summary = await getClient().groups.create(request);
     useConversationsStore().upsertSummary(summary);
     return summary.id;
   }

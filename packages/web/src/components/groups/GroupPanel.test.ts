@@ -44,7 +44,7 @@ function groupSummary(role: GroupRole): ConversationSummary {
 }
 
 /** The panel as `me` with the given role, among an owner, an admin and a member whose name is markup. */
-async function panelAs(role: GroupRole) {
+async function panelAs(role: GroupRole, description = '') {
   setActivePinia(createPinia());
   const fake = installFakeClient(buildUser('me'));
   Object.assign(fake, {
@@ -56,7 +56,9 @@ async function panelAs(role: GroupRole) {
   });
   useSessionStore().user = buildUser('me');
   useGroupsStore().members.g1 = [member('own', 'owner'), member('adm', 'admin'), member('mem', 'member', XSS), member('me', role)];
-  const { wrapper } = mountWithApp(GroupPanel, { props: { summary: groupSummary(role) } });
+  const summary = groupSummary(role);
+  summary.group!.description = description;
+  const { wrapper } = mountWithApp(GroupPanel, { props: { summary } });
   await flushPromises();
   return wrapper;
 }
@@ -94,5 +96,13 @@ describe('GroupPanel', () => {
     const wrapper = await panelAs('member');
     expect(wrapper.find('img').exists()).toBe(false);
     expect(wrapper.get('[data-testid="group-member-mem"]').text()).toContain(XSS);
+  });
+
+  it('shows every member the group description, as text', async () => {
+    const wrapper = await panelAs('member', `Saturday climbs ${XSS}`);
+    expect(wrapper.get('[data-testid="group-description"]').text()).toBe(`Saturday climbs ${XSS}`);
+    expect(wrapper.find('img').exists()).toBe(false);
+    const without = await panelAs('member');
+    expect(without.find('[data-testid="group-description"]').exists()).toBe(false);
   });
 });
