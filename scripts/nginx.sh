@@ -83,7 +83,8 @@ $user_line
 worker_processes 1;
 pid $DIR/nginx.pid;
 error_log $DIR/error.log warn;
-events { worker_connections 4096; }
+worker_rlimit_nofile 20000;
+events { worker_connections 19000; }
 http {
     access_log off;
     client_body_temp_path $DIR/tmp/body;
