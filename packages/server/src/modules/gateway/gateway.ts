@@ -9,12 +9,12 @@ import type { BusEvent } from '../../platform/events/event-bus.js';
 import { logContext } from '../../platform/log-context.js';
 import type { Connection } from './connection.js';
 import { FrameDispatcher, MAX_RATE_VIOLATIONS, sessionEndClose } from './dispatcher.js';
+import { fanOut } from './fan-out.js';
 
 /** Above this many buffered bytes a socket gets no typing/presence frames (they are only hints). */
 const SHED_HINTS_BYTES = 1 << 20;
 /** Above this the client is not reading: close it; it will reconnect and sync. */
 const MAX_BUFFERED_BYTES = 8 << 20;
-const HINT_FRAMES = new Set<ServerFrame['type']>(['typing', 'presence']);
 /** The standard WebSocket close code for an unexpected server condition; the client reconnects with backoff. */
 const INTERNAL_ERROR_CLOSE = 1011;
 /** Sessions per query of the heartbeat's session check. */
@@ -42,6 +42,9 @@ export class Gateway {
   private closing = false;
   /** A session check of the open sockets is running (one at a time). */
   private sweeping = false;
+  /** The fan-out's view of the registry and its writer, bound once rather than per event. */
+  private readonly socketsOf = (userId: string) => this.byUser.get(userId);
+  private readonly writeTo = (conn: Connection, bytes: string, isHint: boolean) => this.write(conn, bytes, isHint);
 
   constructor(
     private readonly platform: Platform,
@@ -244,17 +247,9 @@ export class Gateway {
   private onBusEvent(event: BusEvent): void {
     switch (event.kind) {
       case 'deliver': {
-        // Serialize once, send the same bytes to every recipient socket.
-        const bytes = JSON.stringify(event.frame);
-        const isHint = HINT_FRAMES.has(event.frame.type);
-        const isMessage = event.frame.type === 'message';
-        let written = 0;
-        for (const userId of new Set(event.userIds)) {
-          for (const conn of this.byUser.get(userId) ?? []) {
-            if (conn.id !== event.exceptConnectionId && this.write(conn, bytes, isHint)) written++;
-          }
-        }
-        if (isMessage && written > 0) this.countDeliveries(written, event.committedAt);
+        // Serialize once, send the same bytes to every recipient socket (fan-out.ts).
+        const written = fanOut(event.frame, event.userIds, event.exceptConnectionId, this.socketsOf, this.writeTo);
+        if (event.frame.type === 'message' && written > 0) this.countDeliveries(written, event.committedAt);
         break;
       }
       case 'deliver-connections': {
