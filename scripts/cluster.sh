@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# A KKChat cluster on this machine, for a newcomer or a benchmark: Kafka (KRaft), N nodes and nginx in front, all
-# on loopback, using the machine's PostgreSQL and Redis.
+# A KKChat cluster on this machine, for a newcomer or a benchmark: Kafka (KRaft), S3Proxy, N nodes and nginx in
+# front, all on loopback, using the machine's PostgreSQL and Redis.
 #
 #   bash scripts/cluster.sh start [--nodes N] [--database-url URL]   # build if needed, start everything, wait
 #   bash scripts/cluster.sh status                                   # each part: running or not
 #   bash scripts/cluster.sh stop                                     # stop everything it started (by PID)
 #
-# Ports: nginx 19080 (open http://127.0.0.1:19080), nodes 19081.., Kafka 19092/19093 (scripts/kafka.sh).
+# Ports: nginx 19080 (open http://127.0.0.1:19080), nodes 19081.., Kafka 19092/19093 (scripts/kafka.sh), S3Proxy
+# 19380 (scripts/s3proxy.sh): the blob store every node shares (KKCHAT_BLOB_STORE=s3), so a file uploaded through
+# one node downloads through any other.
 # Database: postgres://postgres@127.0.0.1:5432/kkchat_cluster, created when missing (--database-url for another;
 # every node shares it). Redis: redis://127.0.0.1:6379 under the key prefix kkchat-cluster: (KKCHAT_REDIS_URL and
 # KKCHAT_REDIS_PREFIX to change them).
@@ -23,6 +25,7 @@ FIRST_NODE_PORT=19081
 DATABASE_URL="postgres://postgres@127.0.0.1:5432/kkchat_cluster"
 REDIS_URL="${KKCHAT_REDIS_URL:-redis://127.0.0.1:6379}"
 KAFKA_PORT=19092
+S3_PORT=19380
 
 die() {
   echo "cluster: $*" >&2
@@ -63,17 +66,41 @@ ensure_redis() {
   redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
 }
 
+# S3Proxy (filesystem backend under data/cluster/s3proxy): one blob store for every node; each node's own
+# KKCHAT_DATA_DIR would keep a file only on the node that took the upload.
+start_s3proxy() {
+  if ! alive "$STATE/s3proxy.pid"; then
+    bash scripts/s3proxy.sh start --port "$S3_PORT" --dir "$STATE/s3proxy" --pid-file "$STATE/s3proxy.pid" ||
+      die "S3Proxy did not start on 127.0.0.1:$S3_PORT (log: $STATE/s3proxy/s3proxy.log)"
+  fi
+  # The bucket, before the nodes start (each creates it when missing, and two at once would race). 409: it exists.
+  local settings code
+  settings=$(bash scripts/s3proxy.sh env --port "$S3_PORT")
+  setting() { sed -n "s/^$1=//p" <<<"$settings"; }
+  # SigV4 with the SHA-256 of the empty body, which S3 wants in x-amz-content-sha256.
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X PUT --aws-sigv4 "aws:amz:$(setting KKCHAT_S3_REGION):s3" \
+    -H "x-amz-content-sha256: $(printf '' | sha256sum | cut -d' ' -f1)" \
+    --user "$(setting KKCHAT_S3_ACCESS_KEY_ID):$(setting KKCHAT_S3_SECRET_ACCESS_KEY)" \
+    "$(setting KKCHAT_S3_ENDPOINT)/$(setting KKCHAT_S3_BUCKET)") || true
+  case "$code" in
+    200 | 409) ;;
+    *) die "S3Proxy did not create the bucket (HTTP $code; log: $STATE/s3proxy/s3proxy.log)" ;;
+  esac
+}
+
 start_node() {
   local i=$1 port=$((FIRST_NODE_PORT + $1 - 1))
   local pid_file="$STATE/node-$i.pid"
   if alive "$pid_file"; then return 0; fi
   mkdir -p "$STATE/node-$i"
+  local s3_env=()
+  mapfile -t s3_env < <(bash scripts/s3proxy.sh env --port "$S3_PORT")
   # setsid: the nodes outlive this script and do not get the terminal's Ctrl-C.
-  setsid env \
+  setsid env "${s3_env[@]}" \
     KKCHAT_HOST=127.0.0.1 KKCHAT_PORT="$port" KKCHAT_NODE_ID="node-$i" KKCHAT_DATA_DIR="$STATE/node-$i" \
     KKCHAT_DATABASE_URL="$DATABASE_URL" KKCHAT_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" \
     KKCHAT_REDIS_URL="$REDIS_URL" KKCHAT_REDIS_PREFIX="${KKCHAT_REDIS_PREFIX:-kkchat-cluster:}" \
-    KKCHAT_JWT_SECRET="$(cat "$STATE/jwt-secret")" KKCHAT_TRUST_PROXY=1 \
+    KKCHAT_JWT_SECRET="$(cat "$STATE/jwt-secret")" KKCHAT_TRUST_PROXY=127.0.0.1 \
     KKCHAT_ALLOWED_ORIGINS="http://127.0.0.1:$NGINX_PORT,http://localhost:$NGINX_PORT" \
     node ${KKCHAT_NODE_ARGS:-} packages/server/dist/main.js >>"$STATE/node-$i.log" 2>&1 </dev/null &
   echo $! >"$pid_file"
@@ -91,6 +118,8 @@ start() {
     bash scripts/kafka.sh start >/dev/null
     touch "$STATE/started-kafka"
   fi
+  echo "==> S3Proxy (scripts/s3proxy.sh, 127.0.0.1:$S3_PORT, the nodes' shared blob store)"
+  start_s3proxy
   [ -f "$STATE/jwt-secret" ] || { head -c 48 /dev/urandom | base64 | tr -d '\n/+=' >"$STATE/jwt-secret"; chmod 600 "$STATE/jwt-secret"; }
   echo "==> $NODES nodes on 127.0.0.1:$FIRST_NODE_PORT-$((FIRST_NODE_PORT + NODES - 1))"
   local i ports=()
@@ -129,6 +158,12 @@ status() {
       code=3
     fi
   done
+  if alive "$STATE/s3proxy.pid"; then
+    echo "s3proxy: running (pid $(cat "$STATE/s3proxy.pid")) on 127.0.0.1:$S3_PORT"
+  else
+    echo "s3proxy: stopped"
+    code=3
+  fi
   if alive "$STATE/nginx/nginx.pid"; then
     echo "nginx: running (pid $(cat "$STATE/nginx/nginx.pid")) on 127.0.0.1:$NGINX_PORT"
   else
@@ -154,6 +189,7 @@ stop() {
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
   done
+  [ -f "$STATE/s3proxy.pid" ] && bash scripts/s3proxy.sh stop --pid-file "$STATE/s3proxy.pid"
   if [ -f "$STATE/started-kafka" ]; then
     bash scripts/kafka.sh stop >/dev/null
     rm -f "$STATE/started-kafka"
@@ -165,5 +201,5 @@ case "$command" in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' ;;
 esac
