@@ -1,7 +1,7 @@
 /**
- * Files in the browser: A sends an image, a file (picked and dropped) and a voice clip; B sees the thumbnail,
- * opens the viewer and downloads the file byte for byte; A sets a cropped avatar that B then sees.
- * Screenshots land in /tmp/kkchat-shots.
+ * Files in the browser: A sends an image, a file (picked and dropped, with its progress bar), a pasted image and a
+ * voice clip; B sees the thumbnails, opens the viewer and downloads the file byte for byte; A sets a cropped avatar
+ * that B then sees. Screenshots land in /tmp/kkchat-shots.
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,15 +97,65 @@ describe('files and media in the browser', () => {
   });
 
   it('a file dropped on the chat is uploaded with a progress bar and sent', async () => {
+    // 10 MB is two parts (8 MiB each by default); the server is kept from answering the second until the bar
+    // has been seen, so the bar is checked mid-upload however fast this machine is.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const lastPart = /\/api\/v1\/uploads\/[^/]+\/parts\/2$/;
+    await a.route(lastPart, async (route) => {
+      await released;
+      await route.continue();
+    });
     await a.evaluate(() => {
       const data = new DataTransfer();
-      data.items.add(new File([new Uint8Array(300_000).fill(7)], 'dropped.bin', { type: 'application/octet-stream' }));
+      data.items.add(new File([new Uint8Array(10_000_000).fill(7)], 'dropped.bin', { type: 'application/octet-stream' }));
       const target = document.querySelector('[data-testid="chat-view"]')!;
       target.dispatchEvent(new DragEvent('dragenter', { dataTransfer: data, bubbles: true }));
       target.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
     });
-    await b.getByTestId('file-card').filter({ hasText: 'dropped.bin' }).waitFor();
-    await expect.poll(() => b.getByTestId('file-card').filter({ hasText: 'dropped.bin' }).textContent()).toContain('300 KB');
+    const item = a.getByTestId('upload-item').filter({ hasText: 'dropped.bin' });
+    const bar = item.getByRole('progressbar');
+    // The first part (8.4 of 10 MB) is stored: the bar is at least 84% full and the line counts the bytes.
+    await expect.poll(async () => Number(await bar.getAttribute('aria-valuenow'))).toBeGreaterThanOrEqual(84);
+    const filled = await bar.evaluate((el) => (el.firstElementChild as HTMLElement).getBoundingClientRect().width / el.getBoundingClientRect().width);
+    expect(filled).toBeGreaterThanOrEqual(0.83);
+    expect(await item.textContent()).toContain('/ 10 MB');
+    expect(await item.getAttribute('data-state')).toBe('uploading');
+    await shot(a, 'files-a-upload-progress');
+    release();
+    await item.waitFor({ state: 'detached' });
+    await a.unroute(lastPart);
+    const card = b.getByTestId('file-card').filter({ hasText: 'dropped.bin' });
+    await card.waitFor();
+    await expect.poll(() => card.textContent()).toContain('10 MB');
+  });
+
+  it('an image pasted into the composer reaches the peer as an image with a thumbnail', async () => {
+    await a.evaluate(async () => {
+      const canvas = document.createElement('canvas');
+      canvas.width = 640;
+      canvas.height = 400;
+      const ctx = canvas.getContext('2d')!;
+      ctx.fillStyle = '#2a9d8f';
+      ctx.fillRect(0, 0, 640, 400);
+      ctx.fillStyle = '#e9c46a';
+      ctx.fillRect(160, 100, 320, 200);
+      const png = await new Promise<Blob>((resolve) => canvas.toBlob((blob) => resolve(blob!), 'image/png'));
+      const data = new DataTransfer();
+      data.items.add(new File([png], 'pasted.png', { type: 'image/png' }));
+      const input = document.querySelector('[data-testid="composer-input"]') as HTMLElement;
+      input.focus();
+      input.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+    });
+    const thumb = b.locator('[data-testid="image-thumb"][aria-label*="pasted.png"]');
+    await thumb.locator('img').waitFor();
+    expect(await thumb.locator('xpath=ancestor::*[@data-testid="file-message"][1]').getAttribute('data-kind')).toBe('image');
+    await expect.poll(() => thumb.locator('img').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(320);
+    expect(await thumb.locator('img').evaluate((img: HTMLImageElement) => img.naturalHeight)).toBe(200);
+    // The image went out as a file: nothing was typed into the composer.
+    expect(await a.getByTestId('composer-input').inputValue()).toBe('');
+    await a.locator('[data-testid="image-thumb"][aria-label*="pasted.png"] img').waitFor();
+    await shot(b, 'files-b-pasted-image');
   });
 
   it('A records a voice clip; B gets an audio player', async () => {

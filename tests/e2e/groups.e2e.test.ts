@@ -1,15 +1,43 @@
 /**
- * Three people in three browsers: the owner creates a group from friends, everyone chats live, a mention is
- * highlighted for the member it names, and a removed member sees the group turn read-only and stops receiving.
+ * Three people in three browsers: the owner creates a group from friends (with a description and a picture cropped
+ * to a square), everyone chats live, a mention is highlighted for the member it names, the owner changes the group
+ * picture, and a removed member sees the group turn read-only and stops receiving.
  * Screenshots land in /tmp/kkchat-shots (groups-*.png).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import sharp from 'sharp';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { befriend, registerUser } from '../../packages/server/test/support/raw-client';
 import { startServerProcess, type ServerProcess } from '../../packages/server/test/support/server-process';
 import { DESKTOP, PHONE, bubble, ensureBuilt, launchBrowser, login, newUser, shot } from './support';
 
 const GROUP = 'Climbers';
+const ABOUT = 'Bouldering on Saturday mornings';
+
+/** A picture of `width`×`height`: a background with a disc of another colour in the middle. */
+function picture(width: number, height: number, background: string, disc: string): Promise<Buffer> {
+  const svg = `<svg width="${width}" height="${height}"><rect width="100%" height="100%" fill="${background}"/><circle cx="${width / 2}" cy="${height / 2}" r="${Math.min(width, height) / 3}" fill="${disc}"/></svg>`;
+  return sharp(Buffer.from(svg)).png().toBuffer();
+}
+
+/** The shown avatar picture once loaded: its size and the colour at its centre. */
+function shownPicture(avatar: Locator): Promise<{ width: number; height: number; centre: number[] }> {
+  return avatar.evaluate(async (img: HTMLImageElement) => {
+    await img.decode();
+    const canvas = document.createElement('canvas');
+    canvas.width = img.naturalWidth;
+    canvas.height = img.naturalHeight;
+    const ctx = canvas.getContext('2d')!;
+    ctx.drawImage(img, 0, 0);
+    const centre = Array.from(ctx.getImageData(canvas.width / 2, canvas.height / 2, 1, 1).data.slice(0, 3));
+    return { width: img.naturalWidth, height: img.naturalHeight, centre };
+  });
+}
+
+/** Close to an RGB colour (PNG thumbnails are re-encoded, so allow a little drift). */
+function near(actual: number[], expected: [number, number, number]): boolean {
+  return actual.every((value, i) => Math.abs(value - expected[i]!) <= 12);
+}
 
 describe('a group chat in three browsers', () => {
   let server: ServerProcess;
@@ -50,9 +78,18 @@ describe('a group chat in three browsers', () => {
     await server?.stop();
   });
 
-  it('the owner creates a group from friends; the members see it appear live', async () => {
+  it('the owner creates a group from friends with a description and a cropped picture; the members see it live', async () => {
     await owner.getByTestId('new-group').click();
     await owner.getByTestId('create-group-name').fill(GROUP);
+    await owner.getByTestId('create-group-description').fill(ABOUT);
+    // A wide picture, framed to a square in the cropper before the group exists.
+    await owner.getByTestId('create-group-avatar-file').setInputFiles({ name: 'crag.png', mimeType: 'image/png', buffer: await picture(900, 500, '#1d3557', '#ffd60a') });
+    await owner.getByTestId('avatar-cropper').waitFor();
+    await owner.getByTestId('avatar-zoom').fill('1.2');
+    await owner.getByTestId('avatar-crop-save').click();
+    await owner.getByTestId('avatar-cropper').waitFor({ state: 'detached' });
+    await owner.getByTestId('create-group-picture').waitFor();
+    await expect.poll(() => owner.getByTestId('create-group-picture').evaluate((img: HTMLImageElement) => img.complete && [img.naturalWidth, img.naturalHeight])).toEqual([512, 512]);
     await owner.getByTestId(`create-group-pick-${names.max}`).check();
     await owner.getByTestId(`create-group-pick-${names.kim}`).check();
     await shot(owner, 'groups-create-dialog');
@@ -61,9 +98,19 @@ describe('a group chat in three browsers', () => {
     expect(await owner.getByTestId('group-name').textContent()).toBe(GROUP);
     await owner.getByTestId('system-message').first().waitFor();
     for (const page of [max, kim]) {
-      await page.getByTestId(`conversation-group-${GROUP}`).click();
+      const item = page.getByTestId(`conversation-group-${GROUP}`);
+      await item.getByTestId('avatar-image').waitFor();
+      await item.click();
       await page.getByTestId('group-name').waitFor();
+      // The member sees the square the owner framed: the yellow disc in the middle of a 320×320 thumbnail.
+      const shown = await shownPicture(page.locator('.group-head [data-testid="avatar-image"]'));
+      expect([shown.width, shown.height]).toEqual([320, 320]);
+      expect(near(shown.centre, [0xff, 0xd6, 0x0a]), `centre ${shown.centre}`).toBe(true);
     }
+    await max.getByTestId('group-panel-toggle').click();
+    expect(await max.getByTestId('group-description').textContent()).toBe(ABOUT);
+    await shot(max, 'groups-member-sees-picture');
+    await max.getByTestId('group-panel-close').click();
   });
 
   it('messages reach every member live, with sender names; a mention is highlighted for its member', async () => {
@@ -93,6 +140,21 @@ describe('a group chat in three browsers', () => {
       await page.getByTestId('group-announcement').filter({ hasText: 'Meet at the gym' }).waitFor();
     }
     await shot(owner, 'groups-owner-panel');
+  });
+
+  it('the owner changes the group picture in settings; members see the new square picture', async () => {
+    await owner.getByTestId('group-settings').getByTestId('avatar-file').setInputFiles({ name: 'tall.png', mimeType: 'image/png', buffer: await picture(400, 700, '#2a9d8f', '#e63946') });
+    await owner.getByTestId('avatar-cropper').waitFor();
+    await owner.getByTestId('avatar-crop-save').click();
+    await owner.getByTestId('avatar-cropper').waitFor({ state: 'detached' });
+    for (const page of [max, kim]) {
+      const avatar = page.locator('.group-head [data-testid="avatar-image"]');
+      // The red disc replaces the yellow one once the new picture arrives.
+      await expect.poll(async () => near((await shownPicture(avatar)).centre, [0xe6, 0x39, 0x46])).toBe(true);
+      const shown = await shownPicture(avatar);
+      expect([shown.width, shown.height]).toEqual([320, 320]);
+    }
+    await shot(kim, 'groups-member-sees-new-picture');
   });
 
   it('a removed member sees the group turn read-only and receives nothing more', async () => {
