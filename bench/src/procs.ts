@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const REPO = resolve(here, '../..');
-const SERVER_MAIN = join(REPO, 'packages/server/dist/main.js');
+/** The KKChat server the harness runs; BENCH_KKCHAT_MAIN points it at another build (e.g. an older commit's, for before/after). */
+const SERVER_MAIN = process.env.BENCH_KKCHAT_MAIN ? resolve(process.env.BENCH_KKCHAT_MAIN) : join(REPO, 'packages/server/dist/main.js');
 export const GC_HOOK = join(here, 'relays/gc-hook.cjs');
 
 /** Every child this process started, so that exit and signals can stop them (and only them). */
