@@ -40,6 +40,16 @@ async function pcState(page: Page): Promise<PcState> {
   });
 }
 
+/** The caller's own camera in the call view: shown, playing, with frames of a real size. */
+async function localPreview(page: Page): Promise<{ visible: boolean; playing: boolean; width: number; height: number }> {
+  const video = page.getByTestId('call-local-video');
+  const visible = await video.isVisible();
+  return video.evaluate((el, shown) => {
+    const v = el as HTMLVideoElement;
+    return { visible: shown, playing: !v.paused && v.readyState >= 2 && v.srcObject !== null, width: v.videoWidth, height: v.videoHeight };
+  }, visible);
+}
+
 /**
  * Every host candidate the other side signaled, and the remote end of each nominated candidate pair. Host
  * candidates must all be 127.0.0.1; a nominated end may also be peer-reflexive (learned from a check that
@@ -130,6 +140,10 @@ describe('calls in the browser', () => {
     await alice.page.getByTestId('call-start-video').click();
     await expect.poll(() => phase(alice)).toBe('outgoing');
     await expect.poll(() => alice.page.getByTestId('call-status').textContent()).toContain('Ringing');
+    // While it rings, the caller already sees their own camera.
+    await expect.poll(async () => (await localPreview(alice.page)).visible, { timeout: 10_000 }).toBe(true);
+    await expect.poll(async () => (await localPreview(alice.page)).width, { timeout: 10_000 }).toBeGreaterThan(0);
+    expect(await localPreview(alice.page)).toMatchObject({ visible: true, playing: true, height: expect.any(Number) });
     await expect.poll(() => phase(bob)).toBe('incoming');
     expect(await bob.page.getByTestId('call-status').textContent()).toContain('Incoming video call');
     await shot(alice.page, 'call-outgoing');
@@ -150,7 +164,12 @@ describe('calls in the browser', () => {
     expect(await alice.page.getByTestId('call-mute').getAttribute('aria-pressed')).toBe('true');
     await alice.page.getByTestId('call-camera').click();
     expect(await alice.page.getByTestId('call-camera').getAttribute('aria-pressed')).toBe('true');
+    // Camera off hides the preview; back on, it plays again.
+    await expect.poll(async () => (await localPreview(alice.page)).visible).toBe(false);
     await alice.page.getByTestId('call-camera').click();
+    await expect.poll(async () => (await localPreview(alice.page)).visible).toBe(true);
+    await expect.poll(async () => (await localPreview(alice.page)).width, { timeout: 10_000 }).toBeGreaterThan(0);
+    expect((await localPreview(alice.page)).playing).toBe(true);
     await alice.page.waitForTimeout(1500);
     expect(await alice.page.getByTestId('call-status').textContent()).toMatch(/^\d+:\d\d$/);
     await shot(alice.page, 'call-active-a');

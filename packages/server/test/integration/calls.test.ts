@@ -99,6 +99,25 @@ describe('call signaling over WebSocket', () => {
     expect(errorCode(await request(b2, { type: 'call.hangup', callId: call.callId }))).toBe('CALL_ENDED');
   });
 
+  it('an oversized ICE candidate is refused with INVALID_FRAME and changes nothing: not relayed, the call goes on', async () => {
+    const { a, b, conversationId } = await friends(server, 'cice');
+    const [a1, b1] = await Promise.all([connect(a), connect(b)]);
+    const live = await invite(a1, conversationId);
+    await request(b1, { type: 'call.accept', callId: live.callId });
+    await a1.next('call.accepted', (f) => f.call.callId === live.callId);
+    const candidate = (text: string) => ({ kind: 'candidate', candidate: text, sdpMid: '0', sdpMLineIndex: 0 });
+    const huge = `candidate:1 1 udp 1 127.0.0.1 5000 typ host ${'x'.repeat(1_100)}`;
+    expect(errorCode(await request(a1, { type: 'call.signal', callId: live.callId, signal: candidate(huge) }))).toBe('INVALID_FRAME');
+    // Nothing reached the callee, the call is as it was, and the next candidate is the first one relayed.
+    await pingPong(b1);
+    expect(framesOf(b1, 'call.signal')).toEqual([]);
+    expect(server.kkchat.services.calls.get(live.callId)).toMatchObject({ state: 'active', endedAt: null });
+    a1.send({ type: 'call.signal', callId: live.callId, signal: candidate('candidate:2 1 udp 1 127.0.0.1 5002 typ host') });
+    expect((await b1.next('call.signal')).signal).toEqual(candidate('candidate:2 1 udp 1 127.0.0.1 5002 typ host'));
+    expect(framesOf(b1, 'call.signal')).toHaveLength(1);
+    await request(a1, { type: 'call.hangup', callId: live.callId });
+  });
+
   it('reject ends the call for both and records it', async () => {
     const { a, b, conversationId } = await friends(server, 'cr');
     const [a1, b1] = await Promise.all([connect(a), connect(b)]);

@@ -1,7 +1,7 @@
 import type { Message } from '@kkchat/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKafkaCluster, until, type TestCluster } from '../support/kafka-cluster.js';
-import { befriend, history, RawSocket, registerUser, type User } from '../support/helpers.js';
+import { befriend, history, nextRid, RawSocket, registerUser, replyTo, type User } from '../support/helpers.js';
 import type { TestServer } from '../support/test-server.js';
 import { callRequest, inviteCall, type CallReply } from '../support/calls.js';
 
@@ -95,6 +95,32 @@ describe('calls across nodes', () => {
     expect(again).toMatchObject({ type: 'error', code: 'ALREADY_IN_CALL' });
     await request(a1, { type: 'call.hangup', callId: call.callId });
     await b2.next('call.ended', (f) => f.call.callId === call.callId);
+  });
+
+  it('both call each other at once: on one node the later gets CALL_CROSSED; across nodes ALREADY_IN_CALL; one call rings', async () => {
+    // Both on node 1: the node holds whichever call won, and tells a crossing from a second call.
+    // Across nodes: `live_calls` says only that the caller is in a call held elsewhere (see docs/architecture.md).
+    for (const [where, nodeOfB, code] of [['one node', () => n1, 'CALL_CROSSED'], ['two nodes', () => n2, 'ALREADY_IN_CALL']] as const) {
+      for (let round = 0; round < 3; round++) {
+        const { a, b, conversationId } = await pair(`xx${round}${where === 'one node' ? 'o' : 't'}`);
+        const [a1, b1] = await Promise.all([connect(n1, a), connect(nodeOfB(), b)]);
+        const [rA, rB] = [nextRid('x'), nextRid('x')];
+        a1.send({ type: 'call.invite', rid: rA, conversationId, media: 'audio' });
+        b1.send({ type: 'call.invite', rid: rB, calleeId: a.user.id, media: 'audio' });
+        const replies = (await Promise.all([replyTo(a1, rA), replyTo(b1, rB)])) as unknown as Reply[];
+        const label = `${where}, round ${round}: ${JSON.stringify(replies)}`;
+        const won = replies.filter((r) => r.type === 'call.ok');
+        expect(won, label).toHaveLength(1);
+        expect(replies.flatMap((r) => (r.type === 'error' ? [r.code] : [])), label).toEqual([code]);
+        const call = won[0]!.type === 'call.ok' ? won[0]!.call : null;
+        // The winning call rings on, and its callee can answer it.
+        const [callerSocket, calleeSocket] = call!.callerId === a.user.id ? [a1, b1] : [b1, a1];
+        await calleeSocket.next('call.incoming', (f) => f.call.callId === call!.callId);
+        expect(await request(calleeSocket, { type: 'call.accept', callId: call!.callId })).toMatchObject({ type: 'call.ok', call: { state: 'active' } });
+        await request(callerSocket, { type: 'call.hangup', callId: call!.callId });
+        await calleeSocket.next('call.ended', (f) => f.call.callId === call!.callId);
+      }
+    }
   });
 
   it('a device that drops takes its call back from another node within the grace', async () => {

@@ -71,7 +71,10 @@ export class CallRouter {
       if (rows.some((r) => r.user_id === callerId)) return 'caller-busy';
       if (rows.some((r) => r.user_id === calleeId)) return 'callee-busy';
       const row = { call_id: callId, owner: this.platform.instanceId, expires_at: now + LIVE_TTL_MS };
-      await trx.insertInto('live_calls').values([{ user_id: callerId, ...row }, { user_id: calleeId, ...row }]).execute();
+      // In one order for every claim: two users calling each other at once then wait on the same first row (the
+      // later gets a unique violation, looks again, and is busy) instead of each holding the row the other needs.
+      const users = [callerId, calleeId].sort();
+      await trx.insertInto('live_calls').values(users.map((userId) => ({ user_id: userId, ...row }))).execute();
       return 'ok';
     });
   }

@@ -65,23 +65,28 @@ export class CallService {
     }
     const { conversationId, calleeId } = await this.resolveTarget(actor.userId, target);
     checkCanInteract(await this.contacts.blockState(actor.userId, calleeId));
-    const decision = await this.platform.limiter.consume(`call-invite:${actor.userId}`, INVITES_PER_MINUTE);
-    if (!decision.allowed) throw new AppError('RATE_LIMITED', { retryAfterMs: decision.retryAfterMs });
+    const rate = await this.platform.limiter.consume(`call-invite:${actor.userId}`, INVITES_PER_MINUTE);
+    if (!rate.allowed) throw new AppError('RATE_LIMITED', { retryAfterMs: rate.retryAfterMs });
 
     // Checked after the awaits above, then registered without yielding, so two invites cannot both pass.
-    const own = this.liveCallOf(actor.userId);
-    if (own) {
-      const crossed = own.callerId === calleeId && own.calleeId === actor.userId && own.state !== 'active';
-      throw new AppError(crossed ? 'CALL_CROSSED' : 'ALREADY_IN_CALL');
-    }
+    const invite = { callerId: actor.userId, calleeId };
+    const early = machine.decideInvite(invite, { callerCall: this.liveCallOf(actor.userId) });
+    if (!early.ok) throw new AppError(early.code);
     const callId = this.router ? this.router.newCallId() : randomUUID();
     // Cluster mode: both users are registered where every node sees them (the database decides between invites
     // that reach different nodes at once); someone in a call held by another node is busy.
     const claim = this.router ? await this.router.claim(callId, actor.userId, calleeId) : 'ok';
-    if (claim === 'caller-busy') throw new AppError('ALREADY_IN_CALL');
-    const calleeBusy = claim === 'callee-busy' || this.liveCallOf(calleeId) !== undefined;
+    // Decided again after the claim: while it awaited, a crossing invite on this node may have registered the
+    // caller's call (then it is here to look at; held by another node, only `live_calls` says the caller is busy).
     // (Embedded, nothing here awaits: the check above and the registration below run in one turn.)
-    if (calleeBusy && claim === 'ok' && this.router) await this.router.release(callId);
+    const decision = machine.decideInvite(invite, {
+      callerCall: this.liveCallOf(actor.userId),
+      callerBusyElsewhere: claim === 'caller-busy',
+      calleeBusy: claim === 'callee-busy' || this.liveCallOf(calleeId) !== undefined,
+    });
+    if (claim === 'ok' && this.router && (!decision.ok || decision.busy)) await this.router.release(callId);
+    if (!decision.ok) throw new AppError(decision.code);
+    const calleeBusy = decision.busy;
     const now = this.platform.now();
     const call = machine.createCall({
       callId,

@@ -151,13 +151,82 @@ describe('call state machine', () => {
     expect(m.connectionLost(m.busy(newCall(), 1), 'ca1')).toBeNull();
   });
 
-  it('both call each other at once: two separate calls, the service refuses the second (see calls.service)', () => {
-    const ab = m.delivered(newCall(A, 'b'));
-    const ba = m.delivered(m.createCall({ callId: 'k2', conversationId: 'conv', caller: B, calleeId: 'a', media: 'audio', now: 1000, ringTimeoutMs: 45_000 }));
+  it('both call each other at once: the second invite is refused with CALL_CROSSED while the first is unanswered', () => {
+    const ab = newCall(A, 'b');
+    const bToA = { callerId: 'b', calleeId: 'a' };
+    // B's own live call is A calling B, still calling or ringing: the two crossed.
+    expect(m.decideInvite(bToA, { callerCall: ab })).toEqual({ ok: false, code: 'CALL_CROSSED' });
+    expect(m.decideInvite(bToA, { callerCall: m.delivered(ab) })).toEqual({ ok: false, code: 'CALL_CROSSED' });
+    // Once answered they are simply in a call together.
+    expect(m.decideInvite(bToA, { callerCall: ok(m.accept(m.delivered(ab), B, 2)) })).toEqual({ ok: false, code: 'ALREADY_IN_CALL' });
+    // A inviting B again while A's own call to B rings is not a crossing.
+    expect(m.decideInvite({ callerId: 'a', calleeId: 'b' }, { callerCall: ab })).toEqual({ ok: false, code: 'ALREADY_IN_CALL' });
+    // B in a call with C is busy for anyone, A included.
+    const cb = newCall(C, 'b');
+    expect(m.decideInvite(bToA, { callerCall: cb })).toEqual({ ok: false, code: 'ALREADY_IN_CALL' });
     // Each side may only accept the call where it is the callee.
     expect(refused(m.accept(ab, A, 1))).toBe('CALL_NOT_ALLOWED');
-    expect(refused(m.accept(ba, B, 1))).toBe('CALL_NOT_ALLOWED');
-    expect(ok(m.accept(ab, B, 1)).state).toBe('active');
+  });
+
+  it('invite decision: a caller in a call held elsewhere is refused; a busy callee ends the call as busy; else it rings', () => {
+    const bToA = { callerId: 'b', calleeId: 'a' };
+    expect(m.decideInvite(bToA, { callerBusyElsewhere: true })).toEqual({ ok: false, code: 'ALREADY_IN_CALL' });
+    // A call held here says more than the shared registry: it wins.
+    expect(m.decideInvite(bToA, { callerCall: newCall(A, 'b'), callerBusyElsewhere: true })).toEqual({ ok: false, code: 'CALL_CROSSED' });
+    expect(m.decideInvite(bToA, { calleeBusy: true })).toEqual({ ok: true, busy: true });
+    expect(m.decideInvite(bToA, {})).toEqual({ ok: true, busy: false });
+    // An ended call does not count, whichever it was.
+    const ended = ok(m.reject(m.delivered(newCall(A, 'b')), B, 3));
+    expect(m.decideInvite(bToA, { callerCall: ended })).toEqual({ ok: true, busy: false });
+    expect(m.decideInvite(bToA, { callerCall: ended, calleeBusy: true })).toEqual({ ok: true, busy: true });
+  });
+
+  it('caller side: the inviting device drops while ringing and comes back on its session; the call keeps ringing', () => {
+    for (const call of [newCall(), ringing()]) {
+      const lost = m.connectionLost(call, 'ca1')!;
+      expect(lost.side).toBe('caller');
+      expect(lost.call.away).toEqual({ caller: true, callee: false });
+      // Another device or session of the caller does not take the call.
+      expect(m.reconnected(lost.call, { connectionId: 'ca2', sessionId: 'sa2' })).toBeNull();
+      const back = m.reconnected(lost.call, { connectionId: 'ca9', sessionId: 'sa' })!;
+      expect(back.side).toBe('caller');
+      expect(back.call).toMatchObject({ state: call.state, callerDevice: { connectionId: 'ca9', sessionId: 'sa' }, away: { caller: false, callee: false } });
+      // The grace no longer ends it; the callee can still answer, and signals go to the new connection.
+      expect(m.graceExpired(back.call, 'caller', 9000)).toBe(back.call);
+      const answered = ok(m.accept(back.call, B, 9500));
+      expect(m.signalTarget(answered, B)).toEqual({ ok: true, to: { connectionId: 'ca9', sessionId: 'sa' } });
+      // The old connection is nobody now.
+      expect(m.connectionLost(answered, 'ca1')).toBeNull();
+    }
+  });
+
+  it('caller side: back on the same session during an answered call; a device that never dropped is not "back"', () => {
+    const call = active();
+    expect(m.reconnected(call, { connectionId: 'ca7', sessionId: 'sa' })).toBeNull();
+    const back = m.reconnected(m.connectionLost(call, 'ca1')!.call, { connectionId: 'ca7', sessionId: 'sa' })!;
+    expect(back).toMatchObject({ side: 'caller', call: { state: 'active', callerDevice: { connectionId: 'ca7' } } });
+    expect(ok(m.hangup(back.call, { ...A, connectionId: 'ca7' }, 5000))).toMatchObject({ outcome: 'completed', reason: 'hangup' });
+    expect(refused(m.hangup(back.call, A, 5000))).toBe('CALL_OTHER_DEVICE');
+    // Nothing comes back to an ended call.
+    const ended = m.graceExpired(m.connectionLost(call, 'ca1')!.call, 'caller', 5000);
+    expect(m.reconnected(ended, { connectionId: 'ca7', sessionId: 'sa' })).toBeNull();
+  });
+
+  it('hang up while still calling (not yet delivered): caller cancels, callee rejects, strangers are refused', () => {
+    const call = newCall();
+    expect(call.state).toBe('calling');
+    expect(ok(m.hangup(call, A, 1500))).toMatchObject({ state: 'ended', outcome: 'cancelled', reason: 'cancelled', endedAt: 1500 });
+    // Any device of the caller may hang up an unanswered call, as with cancel.
+    expect(ok(m.hangup(call, A2, 1500)).outcome).toBe('cancelled');
+    expect(ok(m.hangup(call, B2, 1500))).toMatchObject({ outcome: 'rejected', reason: 'rejected' });
+    expect(ok(m.hangup(call, A, 1500, 'failed'))).toMatchObject({ outcome: 'failed', reason: 'failed' });
+    expect(ok(m.hangup(call, B, 1500, 'failed'))).toMatchObject({ outcome: 'failed', reason: 'failed' });
+    expect(refused(m.hangup(call, C, 1500))).toBe('CALL_NOT_FOUND');
+    expect(m.durationMs(ok(m.hangup(call, A, 1500)))).toBe(0);
+    // Hung up, the late "delivered" and the timeout change nothing.
+    const ended = ok(m.hangup(call, A, 1500));
+    expect(m.delivered(ended)).toBe(ended);
+    expect(m.timeout(ended, 46_000)).toBe(ended);
   });
 
   it('toCallInfo hides devices', () => {

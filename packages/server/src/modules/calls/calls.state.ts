@@ -77,6 +77,30 @@ export function busy(call: Call, now: number): Call {
   return end(call, now, 'busy', 'busy');
 }
 
+/** What becomes of a new invite: refused (the caller is in a call), busy (the callee is), or it rings. */
+export type InviteDecision = { ok: false; code: 'CALL_CROSSED' | 'ALREADY_IN_CALL' } | { ok: true; busy: boolean };
+
+/**
+ * Decides an invite from `callerId` to `calleeId` from what is known of the two users' live calls:
+ * - `callerCall`: the caller's live call held here, if any. When it is the callee calling the caller, not yet
+ *   answered, the two called each other at once: CALL_CROSSED (answer that call). Any other: ALREADY_IN_CALL.
+ * - `callerBusyElsewhere`: the caller is in a call that another node holds (cluster mode, from `live_calls`); who
+ *   called whom and whether it was answered is not known here, so ALREADY_IN_CALL.
+ * - `calleeBusy`: the callee is in a live call; the invite goes ahead only to end at once as busy (BR-36).
+ */
+export function decideInvite(
+  invite: { callerId: string; calleeId: string },
+  known: { callerCall?: Call | undefined; callerBusyElsewhere?: boolean; calleeBusy?: boolean },
+): InviteDecision {
+  const own = known.callerCall && isLive(known.callerCall) ? known.callerCall : undefined;
+  if (own) {
+    const crossed = own.callerId === invite.calleeId && own.calleeId === invite.callerId && own.state !== 'active';
+    return { ok: false, code: crossed ? 'CALL_CROSSED' : 'ALREADY_IN_CALL' };
+  }
+  if (known.callerBusyElsewhere) return { ok: false, code: 'ALREADY_IN_CALL' };
+  return { ok: true, busy: known.calleeBusy === true };
+}
+
 /** At least one of the callee's devices has the invite. */
 export function delivered(call: Call): Call {
   return call.state === 'calling' ? { ...call, state: 'ringing' } : call;
