@@ -1,7 +1,8 @@
 /**
- * Administration in the browser (issue 7). The first admin comes from KKCHAT_ADMIN_USERNAMES and registers in the
- * browser; an admin disables a user who is chatting in another browser: that user is disconnected at once, told
- * why, and cannot sign in. Then a message is removed live, a group is disabled (its members see why), and the
+ * Administration in the browser (issue 7). The first admin registers in the browser as a normal user (a name in
+ * KKCHAT_ADMIN_USERNAMES grants nothing at registration) and becomes admin when the server restarts. An admin
+ * disables a user who is chatting in another browser: that user is disconnected at once, told why, and cannot
+ * sign in. Then a message is removed live, a group is disabled (its members see why), and the
  * audit log shows it all. Screenshots land in /tmp/kkchat-shots (admin-*.png).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,9 +56,19 @@ describe('administration in the browser', () => {
     await server?.stop();
   });
 
-  it('the first admin registers and sees the admin entry; a normal user does not, and /admin sends them home', async () => {
+  it('the first admin registers, becomes admin at the next start and sees the admin entry; a normal user does not', async () => {
     await register(admin, server.url, ADMIN.username, ADMIN.displayName, ADMIN.password);
-    await admin.getByTestId('nav-admin').waitFor();
+    // A listed name registered while the server runs is a normal account: no admin entry, /admin sends it home.
+    await admin.getByTestId('nav-chats').waitFor();
+    expect(await admin.getByTestId('nav-admin').count()).toBe(0);
+    await admin.goto(`${server.url}/admin`);
+    await admin.getByTestId('nav-chats').waitFor();
+    expect(new URL(admin.url()).pathname).toBe('/');
+    // The operator restarts the server: the listed account exists now and is made the first administrator.
+    await server.kill('SIGTERM');
+    await server.restart();
+    await admin.reload();
+    await admin.getByTestId('nav-admin').waitFor({ timeout: 20_000 });
     expect(await alice.getByTestId('nav-admin').count()).toBe(0);
     await alice.goto(`${server.url}/admin/users`);
     await alice.getByTestId('nav-chats').waitFor();

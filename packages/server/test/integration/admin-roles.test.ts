@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { AuthResult } from '@kkchat/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdminBootstrap } from '../../src/modules/admin/admin.bootstrap.js';
 import { adminApi, newAdmin } from '../support/admin.js';
 import { newUser } from '../support/groups.js';
 import { api, expectError, RawSocket, registerUser, startServer, type User } from '../support/helpers.js';
@@ -98,15 +99,57 @@ async function activeAdmins(s: TestServer): Promise<number> {
 }
 
 describe('the first administrator', () => {
-  it('KKCHAT_ADMIN_USERNAMES grants a listed account that registers while there is no admin, and nothing after', async () => {
-    const s = await startServer({ KKCHAT_ADMIN_USERNAMES: 'founder, second' });
+  it('KKCHAT_ADMIN_USERNAMES: registering a listed name while the server runs makes no administrator; the next start does', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kkchat-squat-'));
+    const env = { KKCHAT_DATABASE_URL: `sqlite:${join(dir, 'kkchat.db')}`, KKCHAT_ADMIN_USERNAMES: 'founder, second' };
     try {
-      const founder = await api<AuthResult>(s.url, 'POST', '/auth/register', { body: { username: 'Founder', password: 'founder password' } });
-      expect(founder.body.role).toBe('admin');
-      const second = await api<AuthResult>(s.url, 'POST', '/auth/register', { body: { username: 'second', password: 'second password' } });
-      expect(second.body.role).toBe('user');
-      const entries = await adminApi(s).audit({ ...founder.body, password: '' } as User, 'action=user.role_granted');
+      const first = await startServer(env);
+      // Whoever registers a listed name first (here nobody has an account yet) gets a normal account, nothing more.
+      const founder = await api<AuthResult>(first.url, 'POST', '/auth/register', { body: { username: 'Founder', password: 'founder password' } });
+      expect(founder.status).toBe(201);
+      expect(founder.body.role).toBe('user');
+      expectError(await admin_call(first, founder.body), 403, 'ADMIN_REQUIRED');
+      const relogin = await api<AuthResult>(first.url, 'POST', '/auth/login', { body: { username: 'founder', password: 'founder password' } });
+      expect(relogin.body.role).toBe('user');
+      expect(await grantsByEnv(first)).toBe(0);
+      await first.close();
+
+      // The operator restarts the server: the listed account that exists now is made the first administrator.
+      const second = await startServer(env);
+      const signedIn = await api<AuthResult>(second.url, 'POST', '/auth/login', { body: { username: 'founder', password: 'founder password' } });
+      expect(signedIn.body.role).toBe('admin');
+      expect((await admin_call(second, signedIn.body)).status).toBe(200);
+      const entries = await adminApi(second).audit({ ...signedIn.body, password: '' } as User, 'action=user.role_granted');
       expect(entries.body.entries).toMatchObject([{ via: 'env', actor: null, targetId: founder.body.user.id }]);
+      // "second" registers only now, with an admin in place: still a normal account.
+      const late = await api<AuthResult>(second.url, 'POST', '/auth/register', { body: { username: 'second', password: 'second password' } });
+      expect(late.body.role).toBe('user');
+      await second.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('KKCHAT_ADMIN_USERNAMES at start names the listed accounts that do not exist (or are disabled) and grants them nothing', async () => {
+    const s = await startServer();
+    try {
+      const chief = await registerUser(s.url, 'boot');
+      const off = await registerUser(s.url, 'bootoff');
+      await s.kkchat.platform.db.updateTable('users').set({ disabled_at: Date.now() }).where('id', '=', off.user.id).execute();
+      const warnings: { fields: Record<string, unknown>; message: string }[] = [];
+      const log = { warn: (fields: Record<string, unknown>, message: string) => void warnings.push({ fields, message }) };
+      const listed = [`ghost_${Date.now().toString(36)}`, chief.user.username.toUpperCase(), off.user.username];
+      // What the server runs at start, with its logger.
+      const granted = await new AdminBootstrap(s.kkchat.platform.db, Date.now, listed, log).atStart();
+      expect(granted).toEqual([chief.user.username]);
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]!.fields).toEqual({ usernames: [listed[0], off.user.username.toLowerCase()] });
+      expect(warnings[0]!.message).toContain('register them, then restart the server, or run `npm run admin -- grant <name>`');
+      const roles = await s.kkchat.platform.db.selectFrom('users').select(['username', 'role']).where('id', 'in', [chief.user.id, off.user.id]).execute();
+      expect(Object.fromEntries(roles.map((r) => [r.username, r.role]))).toEqual({ [chief.user.username]: 'admin', [off.user.username]: 'user' });
+      // With an admin in place it neither grants nor warns.
+      expect(await new AdminBootstrap(s.kkchat.platform.db, Date.now, listed, log).atStart()).toEqual([]);
+      expect(warnings).toHaveLength(1);
     } finally {
       await s.close();
     }
@@ -171,4 +214,15 @@ describe('the first administrator', () => {
 
 function admin_call(s: TestServer, user: AuthResult) {
   return api(s.url, 'GET', '/admin/users', { token: user.accessToken });
+}
+
+/** Role grants recorded as made by KKCHAT_ADMIN_USERNAMES. */
+async function grantsByEnv(s: TestServer): Promise<number> {
+  const row = await s.kkchat.platform.db
+    .selectFrom('audit_log')
+    .select((eb) => eb.fn.countAll().as('n'))
+    .where('action', '=', 'user.role_granted')
+    .where('via', '=', 'env')
+    .executeTakeFirst();
+  return Number(row?.n ?? 0);
 }

@@ -1,4 +1,4 @@
-import { CLOSE_CODES, type AuthResult, type ContactListResponse, type ConversationSummary, type FriendRequest } from '@kkchat/protocol';
+import { CLOSE_CODES, type AdminUserDetails, type AuthResult, type ContactListResponse, type ConversationSummary, type FriendRequest } from '@kkchat/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminApi, newAdmin } from '../support/admin.js';
 import { groupApi, newUser } from '../support/groups.js';
@@ -249,7 +249,7 @@ describe('delete: the anonymisation rule', () => {
 });
 
 describe('lists and details', () => {
-  it('searches, filters by status and role, pages, and shows sessions, groups and conversations', async () => {
+  it('searches, filters by status and role, pages; details show online, sessions, groups, conversations, created and last seen', async () => {
     const tag = `lst${Date.now().toString(36)}`;
     const people: User[] = [];
     for (let i = 0; i < 5; i++) people.push(await newUser(server, tag));
@@ -267,12 +267,49 @@ describe('lists and details', () => {
     expect(page1.body.total).toBe(5);
     expectError(await list('pageSize=1000'), 400, 'VALIDATION_FAILED');
 
+    const before = Date.now();
     const { a, b, conversationId } = await friends(server, 'det');
-    await RawSocket.connect(server.wsUrl, a.accessToken).then((s) => s.next('auth.ok'));
-    const details = await admin.call<{ user: { online: boolean; sessions: unknown[]; conversations: { conversationId: string }[] } }>(boss, 'GET', `/users/${a.user.id}`);
-    expect(details.body.user.online).toBe(true);
-    expect(details.body.user.sessions).toHaveLength(1);
-    expect(details.body.user.conversations.map((c) => c.conversationId)).toEqual([conversationId]);
-    void b;
+    const afterRegistering = Date.now();
+    const group = await api<{ conversation: ConversationSummary }>(server.url, 'POST', '/groups', {
+      token: a.accessToken,
+      body: { name: `Details ${tag}`, memberIds: [b.user.id] },
+    });
+    const joinedGroup = await api<{ conversation: ConversationSummary }>(server.url, 'POST', '/groups', {
+      token: b.accessToken,
+      body: { name: `Joined ${tag}`, memberIds: [a.user.id] },
+    });
+    const socket = await RawSocket.connect(server.wsUrl, a.accessToken);
+    type Details = AdminUserDetails;
+    const details = (await admin.call<{ user: Details }>(boss, 'GET', `/users/${a.user.id}`)).body.user;
+    expect(details.online).toBe(true);
+    expect(details.sessions).toHaveLength(1);
+    expect(details.conversations.map((c) => c.conversationId)).toEqual([conversationId]);
+    expect(details.conversations[0]!.peer.id).toBe(b.user.id);
+    expect(details.createdAt).toBeGreaterThanOrEqual(before);
+    expect(details.createdAt).toBeLessThanOrEqual(afterRegistering);
+    // Never disconnected yet: no "last seen".
+    expect(details.lastSeenAt).toBeNull();
+    const byName = (g: { name: string }) => g.name;
+    expect([...details.groups].sort((x, y) => byName(x).localeCompare(byName(y)))).toEqual([
+      { conversationId: group.body.conversation.id, name: `Details ${tag}`, role: 'owner', joinedAt: expect.any(Number) },
+      { conversationId: joinedGroup.body.conversation.id, name: `Joined ${tag}`, role: 'member', joinedAt: expect.any(Number) },
+    ]);
+    for (const g of details.groups) expect(g.joinedAt).toBeGreaterThanOrEqual(afterRegistering);
+    // A group left is no longer listed.
+    expect((await groups.leave(a, joinedGroup.body.conversation.id)).status).toBe(200);
+
+    // The last socket closes: offline, and "last seen" is the moment it went.
+    const closedAt = Date.now();
+    socket.close();
+    const offline = async (): Promise<Details | false> => {
+      const user = (await admin.call<{ user: Details }>(boss, 'GET', `/users/${a.user.id}`)).body.user;
+      return user.online === false && user.lastSeenAt !== null ? user : false;
+    };
+    await eventually(offline);
+    const gone = (await offline()) as Details;
+    expect(gone.lastSeenAt).toBeGreaterThanOrEqual(closedAt);
+    expect(gone.lastSeenAt).toBeLessThanOrEqual(Date.now());
+    expect(gone.groups.map((g) => g.conversationId)).toEqual([group.body.conversation.id]);
+    expect(gone.createdAt).toBe(details.createdAt);
   });
 });

@@ -66,41 +66,73 @@ export async function listAdmins(db: Database): Promise<{ username: string; disp
   return rows.map((r) => ({ username: r.username, displayName: r.display_name }));
 }
 
+/** Where the start-up bootstrap reports listed names it could not grant (the server's logger). */
+export interface BootstrapLog {
+  warn(fields: Record<string, unknown>, message: string): void;
+}
+
+/** What the bootstrap did at start. */
+export interface BootstrapResult {
+  /** Listed accounts made administrators now. */
+  granted: string[];
+  /** Listed names with no active account (not registered, or disabled): not granted. Empty when an admin exists. */
+  missing: string[];
+}
+
+export const MISSING_ADMINS_MESSAGE =
+  'KKCHAT_ADMIN_USERNAMES lists names with no active account (not registered yet, or disabled), so they were not ' +
+  'made administrators: register them, then restart the server, or run `npm run admin -- grant <name>`. ' +
+  'Registering a listed name never grants the role by itself.';
+
 /**
- * KKCHAT_ADMIN_USERNAMES: the first administrators. While the system has no active admin, listed accounts are
- * made admins at start (those that exist) and at registration (those that register later). Once any admin
- * exists it does nothing, so a demotion is never undone by a restart.
+ * KKCHAT_ADMIN_USERNAMES: the first administrators, granted at start only. While the system has no active admin,
+ * the listed accounts that exist at start (and are not disabled) are made admins; listed names without an account
+ * are logged. Registering a listed name later does not grant anything: whoever registered it first would become
+ * admin, so anyone who knew (or guessed) the name could take it. The operator registers the account, then
+ * restarts the server or runs `npm run admin -- grant <name>`. Once any admin exists it does nothing, so a
+ * demotion is never undone by a restart.
  */
 export class AdminBootstrap {
-  private readonly names: Set<string>;
+  private readonly names: string[];
 
   constructor(
     private readonly db: Database,
     private readonly now: () => number,
     usernames: readonly string[],
+    private readonly log?: BootstrapLog,
   ) {
-    this.names = new Set(usernames.map((u) => u.toLowerCase()));
+    this.names = [...new Set(usernames.map((u) => u.trim().toLowerCase()).filter((u) => u.length > 0))];
   }
 
   /** At start: grants the listed existing accounts when there is no admin. Returns the usernames granted. */
   async atStart(): Promise<string[]> {
-    if (this.names.size === 0) return [];
-    return this.grant([...this.names]);
+    const result = await this.run();
+    if (result.missing.length > 0) this.log?.warn({ usernames: result.missing }, MISSING_ADMINS_MESSAGE);
+    return result.granted;
   }
 
-  /** At registration: grants the new account when it is listed and there is still no admin. */
-  async onRegistered(user: UserRow): Promise<void> {
-    if (this.names.has(user.username_norm)) await this.grant([user.username_norm]);
+  /** The start-up step without logging: what was granted, and which listed names have no account. */
+  async run(): Promise<BootstrapResult> {
+    if (this.names.length === 0) return { granted: [], missing: [] };
+    return this.grant(this.names);
   }
 
-  private async grant(usernames: string[]): Promise<string[]> {
+  /**
+   * At registration: nothing, on purpose. A listed name is made admin only at start, when its account already
+   * exists (see the class comment); kept as the registration hook so that the rule is stated where it applies.
+   */
+  async onRegistered(_user: UserRow): Promise<void> {
+    return;
+  }
+
+  private async grant(usernames: string[]): Promise<BootstrapResult> {
     const audit = new AuditRepository(this.db, this.now);
     return inTransaction(this.db, async (trx) => {
       await lockAdmins(trx);
-      if ((await countActiveAdmins(trx)) > 0) return [];
+      if ((await countActiveAdmins(trx)) > 0) return { granted: [], missing: [] };
       const users = await trx
         .selectFrom('users')
-        .select(['id', 'username'])
+        .select(['id', 'username', 'username_norm'])
         .where('username_norm', 'in', usernames)
         .where('disabled_at', 'is', null)
         .where('deleted_at', 'is', null)
@@ -116,7 +148,8 @@ export class AdminBootstrap {
           reason: 'KKCHAT_ADMIN_USERNAMES (first administrator)',
         });
       }
-      return users.map((u) => u.username);
+      const found = new Set(users.map((u) => u.username_norm));
+      return { granted: users.map((u) => u.username), missing: usernames.filter((u) => !found.has(u)) };
     });
   }
 }
