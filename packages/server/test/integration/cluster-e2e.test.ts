@@ -68,6 +68,13 @@ async function expectEveryoneShowsHistory(reader: KKChatClient, views: { shows: 
   }
 }
 
+/** The WebSockets a node holds now (its /metrics gauge; loopback may read it). */
+async function openSockets(node: ServerProcess): Promise<number> {
+  const text = await (await fetch(`${node.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('kkchat_ws_connections '));
+  return line ? Number(line.split(' ').pop()) : NaN;
+}
+
 async function allMessages(reader: KKChatClient, conversationId: string): Promise<Message[]> {
   const all: Message[] = [];
   for (let hasMore = true; hasMore; ) {
@@ -182,8 +189,12 @@ describe('cluster behind nginx', () => {
     await watcher.connect();
     const socket = await RawSocket.connect(nodes[1]!.url.replace('http', 'ws') + '/ws', stranded.accessToken);
     await until(() => presence.some((p) => p.userId === stranded.user.id && p.online), 'the watcher to see them online');
+    // What node 2 holds before the traffic clients connect; at the kill, the rest are traffic clients nginx gave it.
+    const heldBefore = await openSockets(nodes[1]!);
+    let trafficOnKilled = NaN;
     let killedAt = 0;
     await traffic(async () => {
+      trafficOnKilled = (await openSockets(nodes[1]!)) - heldBefore;
       killedAt = Date.now();
       await nodes[1]!.kill('SIGKILL');
     });
@@ -192,6 +203,9 @@ describe('cluster behind nginx', () => {
     expect(Date.now() - killedAt).toBeLessThan(60_000);
     socket.close();
     await nodes[1]!.restart();
+    // The kill hit traffic: at least one of its clients was on the killed node (and still saw everything above).
+    expect(heldBefore).toBeGreaterThanOrEqual(1);
+    expect(trafficOnKilled).toBeGreaterThanOrEqual(1);
   }, 240_000);
 
   it('the Kafka broker restarted mid-traffic: no loss, no duplicate', async () => {
