@@ -61,6 +61,7 @@ import { FileRepository } from './modules/files/files.repository.js';
 import { fileContentRoutes, fileRoutes } from './modules/files/files.routes.js';
 import { FileService } from './modules/files/files.service.js';
 import { UploadService } from './modules/files/uploads.service.js';
+import { trustPredicate } from './http/client-address.js';
 
 export const VERSION = '0.1.0';
 
@@ -155,14 +156,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const operations: OperationsState = { draining: false };
   const services = createServices(platform);
   // The first administrators (KKCHAT_ADMIN_USERNAMES), while the system has none.
-  const granted = await new AdminBootstrap(db, now, config.adminUsernames).atStart();
+  const granted = await new AdminBootstrap(db, now, config.adminUsernames, log).atStart();
   if (granted.length > 0) log.info({ usernames: granted }, 'administrator role granted (KKCHAT_ADMIN_USERNAMES)');
   const fileCleanup = new FileCleanup(platform, new FileRepository(platform.db), platform.blobs);
 
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
-    // A hop count is supported at run time though missing from the type.
-    trustProxy: config.trustProxy as boolean | string,
+    // One rule for the API and the gateway (http/client-address.ts); Fastify's own hop count trusts nothing.
+    trustProxy: config.trustProxy === false ? false : trustPredicate(config.trustProxy),
     bodyLimit: LIMITS.wsMaxFrameBytes,
     // Requests are not logged one by one (chat clients make many); errors are.
     logController: new LogController({ disableRequestLogging: true }),
@@ -305,8 +306,7 @@ function createServices(platform: Platform): Services {
   const conversations = new ConversationService(platform, conversationsRepo, contactsRepo, users, groupCache, groupsRepo, directCache, files);
   const authRepo = new AuthRepository(platform.db);
   const groups = new GroupService(platform, groupsRepo, groupCache, conversations, contactsRepo, users, files);
-  const bootstrap = new AdminBootstrap(platform.db, platform.now, platform.config.adminUsernames);
-  const auth = new AuthService(platform, authRepo, users, (user) => bootstrap.onRegistered(user));
+  const auth = new AuthService(platform, authRepo, users);
   // The files module's rules for what an administrator's deletion or removal does to files (docs: Files, Retention).
   const hooks = createAdminHooks();
   hooks.accountDeleted.push(async (trx, userId) => void (await files.purgeAccount(userId, trx)));

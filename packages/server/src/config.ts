@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { trustPredicate } from './http/client-address.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The built web app, next to the server package in the repository. */
@@ -101,6 +102,14 @@ const EnvSchema = z.object({
   }
   if (Boolean(e.KKCHAT_S3_ACCESS_KEY_ID) !== Boolean(e.KKCHAT_S3_SECRET_ACCESS_KEY)) {
     ctx.addIssue({ code: 'custom', path: ['KKCHAT_S3_SECRET_ACCESS_KEY'], message: 'set both KKCHAT_S3_ACCESS_KEY_ID and KKCHAT_S3_SECRET_ACCESS_KEY, or neither' });
+  }
+  const trust = parseTrustProxy(e.KKCHAT_TRUST_PROXY);
+  if (typeof trust === 'string') {
+    try {
+      trustPredicate(trust);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', path: ['KKCHAT_TRUST_PROXY'], message: (error as Error).message });
+    }
   }
   // S3 allows at most 10,000 parts per upload.
   if (e.KKCHAT_UPLOAD_MAX_BYTES > e.KKCHAT_UPLOAD_PART_BYTES * 10_000) {

@@ -45,13 +45,22 @@ function bindable(port: number): Promise<boolean> {
   });
 }
 
+/** Two different free ports: the broker's and its controller's. */
+async function brokerPorts(): Promise<[string, string]> {
+  const port = await freePort();
+  let controller = await freePort();
+  while (controller === port) controller = await freePort();
+  return [String(port), String(controller)];
+}
+
 /**
  * A single-broker Kafka (KRaft) of this test's own, from `scripts/kafka.sh` on free loopback ports with a
  * temporary directory; the jars come from the project's cache (fetched on first use).
  */
 export async function startKafka(): Promise<TestKafka> {
   const dir = mkdtempSync(join(tmpdir(), 'kkchat-kafka-'));
-  const args = ['--dir', join(dir, 'broker'), '--port', String(await freePort()), '--controller-port', String(await freePort())];
+  const [port, controllerPort] = await brokerPorts();
+  const args = ['--dir', join(dir, 'broker'), '--port', port, '--controller-port', controllerPort];
   let pid = -1;
   const launch = async () => {
     const { stdout } = await run('bash', [SCRIPT, 'start', ...args], {
@@ -88,8 +97,7 @@ export async function startKafka(): Promise<TestKafka> {
         throw error;
       }
       rmSync(join(dir, 'broker'), { recursive: true, force: true });
-      args[3] = String(await freePort());
-      args[5] = String(await freePort());
+      [args[3], args[5]] = await brokerPorts();
     }
   }
   return {

@@ -1,6 +1,5 @@
 import type { Database } from '../../platform/db/database.js';
 import { inTransaction } from '../../platform/db/transaction.js';
-import type { UserRow } from '../users/users.mapper.js';
 import { AuditRepository } from './audit.repository.js';
 import { checkNotLastAdmin, countActiveAdmins, lockAdmins, setRole } from './roles.js';
 
@@ -115,14 +114,6 @@ export class AdminBootstrap {
   async run(): Promise<BootstrapResult> {
     if (this.names.length === 0) return { granted: [], missing: [] };
     return this.grant(this.names);
-  }
-
-  /**
-   * At registration: nothing, on purpose. A listed name is made admin only at start, when its account already
-   * exists (see the class comment); kept as the registration hook so that the rule is stated where it applies.
-   */
-  async onRegistered(_user: UserRow): Promise<void> {
-    return;
   }
 
   private async grant(usernames: string[]): Promise<BootstrapResult> {

@@ -35,8 +35,6 @@ export class AuthService {
     private readonly platform: Platform,
     private readonly repo: AuthRepository,
     private readonly users: UserRepository,
-    /** Runs after an account is created (the admin bootstrap may grant it the admin role). */
-    private readonly afterRegister: (user: UserRow) => Promise<void> = async () => undefined,
   ) {
     this.tokens = new AccessTokens(platform.config.jwtSecret, platform.config.accessTokenTtlMs);
   }
@@ -69,7 +67,6 @@ export class AuthService {
       }
       throw error;
     }
-    await this.afterRegister(user);
     return this.startSession((await this.users.findById(user.id)) ?? user, client);
   }
 

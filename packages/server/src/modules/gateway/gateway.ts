@@ -10,6 +10,7 @@ import { logContext } from '../../platform/log-context.js';
 import type { Connection } from './connection.js';
 import { FrameDispatcher, MAX_RATE_VIOLATIONS, sessionEndClose } from './dispatcher.js';
 import { fanOut } from './fan-out.js';
+import { clientAddressOf, trustPredicate, type TrustPredicate } from '../../http/client-address.js';
 
 /** Above this many buffered bytes a socket gets no typing/presence frames (they are only hints). */
 const SHED_HINTS_BYTES = 1 << 20;
@@ -37,6 +38,7 @@ export class Gateway {
   private readonly byUser = new Map<string, Set<Connection>>();
   private readonly bySession = new Map<string, Set<Connection>>();
   private readonly dispatcher: FrameDispatcher;
+  private readonly trust: TrustPredicate;
   private heartbeat: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
   private closing = false;
@@ -50,6 +52,7 @@ export class Gateway {
     private readonly platform: Platform,
     private readonly services: Services,
   ) {
+    this.trust = trustPredicate(platform.config.trustProxy);
     this.dispatcher = new FrameDispatcher(platform, services, {
       authenticated: (conn) => this.register(conn),
       send: (conn, frame) => this.send(conn, frame),
@@ -121,7 +124,7 @@ export class Gateway {
     }
     // One address may hold only so many sockets, authenticated or not, so it cannot use up the process's
     // file descriptors by itself (counted over every node in cluster mode).
-    const ip = clientAddress(request, this.platform.config.trustProxy);
+    const ip = clientAddress(request, this.trust);
     let gone = false;
     socket.once('close', () => (gone = true));
     // Node removes its own error listener from an upgraded socket; until ws takes it over (after the slot
@@ -337,16 +340,9 @@ export class Gateway {
   }
 }
 
-/**
- * The client's address. Behind a trusted proxy it is the first X-Forwarded-For entry; the per-address socket
- * cap is a resource guard, so a forged header can only spread one client's sockets over more buckets.
- */
-function clientAddress(request: IncomingMessage, trustProxy: boolean | number | string): string {
-  const direct = request.socket.remoteAddress ?? 'unknown';
-  if (trustProxy === false) return direct;
-  const forwarded = request.headers['x-forwarded-for'];
-  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
-  return first || direct;
+/** The client's address under KKCHAT_TRUST_PROXY, by the same rule as the HTTP API's (http/client-address.ts). */
+function clientAddress(request: IncomingMessage, trust: TrustPredicate): string {
+  return clientAddressOf(request.socket.remoteAddress, request.headers['x-forwarded-for'], trust);
 }
 
 /** Closes a socket with `code`, and terminates it if the client does not finish the closing handshake in 1 s. */
