@@ -117,6 +117,7 @@ export const ERRORS = {
 
   // Limits and server state
   RATE_LIMITED: { status: 429, message: 'Too many requests; slow down.' },
+  CONVERSATION_BUSY: { status: 503, message: 'This conversation is changing too fast right now; try again in a moment.' },
   INTERNAL: { status: 500, message: 'Something went wrong on the server.' },
   SERVICE_UNAVAILABLE: { status: 503, message: 'The service is temporarily unavailable.' },
 } as const satisfies Record<string, { status: number; message: string }>;

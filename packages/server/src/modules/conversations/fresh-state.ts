@@ -1,8 +1,14 @@
 import { AppError } from '../../errors.js';
 import { StaleStateError } from './conversations.repository.js';
 
-/** Stores refused for a stale cached state before giving up (each retry reloads; a storm of changes is rare). */
-export const MAX_STALE_RETRIES = 5;
+/**
+ * Stores refused for a stale cached state before giving up. Each retry reloads the state and waits a random
+ * moment first (exponential, full jitter, at most STALE_BACKOFF_MAX_MS): nodes changing one group at once, say
+ * many people joining through its link on every node, then take turns instead of refusing each other again.
+ */
+export const MAX_STALE_RETRIES = 12;
+const STALE_BACKOFF_BASE_MS = 5;
+const STALE_BACKOFF_MAX_MS = 250;
 
 /** A per-process cache of conversation state (groups.cache.ts, direct.cache.ts). */
 export interface StateCache<S> {
@@ -28,8 +34,12 @@ export async function withFreshState<S, T>(
     try {
       return await task(await cache.get(conversationId));
     } catch (error) {
-      if (!(error instanceof StaleStateError) || attempt >= MAX_STALE_RETRIES) throw error;
+      if (!(error instanceof StaleStateError)) throw error;
+      // Still contended after every retry: a clear refusal the client can retry, not a server error.
+      if (attempt >= MAX_STALE_RETRIES) throw new AppError('CONVERSATION_BUSY', { retryAfterMs: STALE_BACKOFF_MAX_MS });
       cache.forget(conversationId);
+      const ceiling = Math.min(STALE_BACKOFF_MAX_MS, STALE_BACKOFF_BASE_MS * 2 ** attempt);
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
     }
   }
 }
