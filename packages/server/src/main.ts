@@ -98,6 +98,18 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`KKChat failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.stderr.write(`KKChat failed to start: ${startFailure(error)}\n`);
   process.exit(1);
 });
+
+/** What to tell the operator: the usual causes in a sentence that says what to change, anything else in full. */
+function startFailure(error: unknown): string {
+  const err = error as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (err?.code === 'EADDRINUSE') {
+    return `${err.address ?? 'the address'}:${err.port ?? '?'} is already in use by another program; stop it, or start KKChat on another port with KKCHAT_PORT (for example KKCHAT_PORT=9000)`;
+  }
+  if (err?.code === 'EACCES' && err.port !== undefined) {
+    return `not allowed to listen on port ${err.port}; use a port above 1023 with KKCHAT_PORT`;
+  }
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}

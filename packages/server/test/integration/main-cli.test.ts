@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -100,5 +101,20 @@ describe('kkchat (dist/main.js)', () => {
     expect(two.code).toBe(2);
     expect(two.stderr).toContain('KKCHAT_PORT');
     expect(two.stderr).toContain('KKCHAT_UPLOAD_PART_BYTES');
+  }, 60_000);
+
+  it('a port another program holds: exit 1 with a sentence naming the address and KKCHAT_PORT, no stack trace', async () => {
+    const other = createServer();
+    await new Promise<void>((done) => other.listen(0, '127.0.0.1', done));
+    const port = (other.address() as AddressInfo).port;
+    try {
+      const run = await runMain([], { KKCHAT_PORT: String(port) });
+      expect(run.code).toBe(1);
+      expect(run.stderr.trim()).toBe(
+        `KKChat failed to start: 127.0.0.1:${port} is already in use by another program; stop it, or start KKChat on another port with KKCHAT_PORT (for example KKCHAT_PORT=9000)`,
+      );
+    } finally {
+      await new Promise((done) => other.close(done));
+    }
   }, 60_000);
 });
