@@ -47,4 +47,9 @@ describe('mentionsIn', () => {
     expect(mentionsIn('@all meeting', members, 'me', false)).toEqual({});
     expect(mentionsIn('@all meeting', members, 'me', true)).toEqual({ mentionAll: true });
   });
+
+  it('takes a username as well as a display name', () => {
+    expect(mentionsIn('@ann see this', members, 'me', false)).toEqual({ mentions: ['a'] });
+    expect(mentionsIn('@ann and @Ann Lee', members, 'me', false)).toEqual({ mentions: ['a'] });
+  });
 });

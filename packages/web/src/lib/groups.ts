@@ -66,6 +66,11 @@ export interface GroupView {
   systemLine(message: Extract<Message, { kind: 'system' }>): string;
 }
 
+/** The names a member can be mentioned by: the display name and the username (people type either). */
+export function memberNames(user: { displayName: string; username: string }): string[] {
+  return [...new Set([user.displayName, user.username].filter((n) => n.length > 0))];
+}
+
 /**
  * The mentions of a group message from its text: members whose `@name` appears (not the sender), and `@all`
  * when the sender may use it (the server checks again and drops ids that are not members).
@@ -76,7 +81,7 @@ export function mentionsIn(
   myId: string,
   mayMentionAll: boolean,
 ): { mentions?: string[]; mentionAll?: boolean } {
-  const names = members.filter((m) => m.user.id !== myId).map((m) => ({ id: m.user.id, name: m.user.displayName || m.user.username }));
+  const names = members.filter((m) => m.user.id !== myId).flatMap((m) => memberNames(m.user).map((name) => ({ id: m.user.id, name })));
   const mentioned = new Set<string>();
   for (const segment of mentionSegments(text, names.map((n) => n.name))) {
     if (!segment.mention) continue;
