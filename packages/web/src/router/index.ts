@@ -1,5 +1,6 @@
 import { createRouter, createWebHistory, type Router, type RouterHistory } from 'vue-router';
 import { useSessionStore } from '../stores/session';
+import { useUiStore } from '../stores/ui';
 
 declare module 'vue-router' {
   interface RouteMeta {
@@ -68,7 +69,11 @@ export function createAppRouter(history: RouterHistory = createWebHistory()): Ro
       return to.fullPath === '/' ? { name: 'login' } : { name: 'login', query: { redirect: to.fullPath } };
     }
     // Normal users never see the admin area (the entry is hidden too; the server refuses every admin call).
-    if (to.matched.some((record) => record.meta.admin) && !session.isAdmin) return { name: 'home' };
+    // Told why rather than sent home silently.
+    if (to.matched.some((record) => record.meta.admin) && !session.isAdmin) {
+      useUiStore().toastKey('errors.ADMIN_REQUIRED', 'error', 'Only administrators can do this.');
+      return { name: 'home' };
+    }
     return true;
   });
 

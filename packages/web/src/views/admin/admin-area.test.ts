@@ -7,6 +7,7 @@ import type { AdminUserDetails, AuthResult } from '@kkchat/protocol';
 import { ApiError } from '@kkchat/client';
 import { createAppRouter } from '../../router';
 import { useSessionStore } from '../../stores/session';
+import { useUiStore } from '../../stores/ui';
 import { mountWithApp } from '../../test-support/mount';
 import { buildUser, installFakeClient, type FakeClient } from '../../test-support/fake-client';
 import AppSidebar from '../../components/sidebar/AppSidebar.vue';
@@ -55,6 +56,7 @@ describe('the admin area', () => {
     const router = createAppRouter(createMemoryHistory());
     await router.push('/admin/users');
     expect(router.currentRoute.value.name).toBe('home');
+    expect(useUiStore().toasts.map((t) => [t.key, t.kind])).toEqual([['errors.ADMIN_REQUIRED', 'error']]);
 
     setActivePinia(createPinia());
     installFakeClient(me).auth.restore.mockResolvedValueOnce(auth('admin'));
