@@ -63,6 +63,9 @@ import { FileService } from './modules/files/files.service.js';
 import { UploadService } from './modules/files/uploads.service.js';
 import { trustPredicate } from './http/client-address.js';
 
+/** Pending connections the kernel may queue for the server (Node's default is 511). */
+const LISTEN_BACKLOG = 4096;
+
 export const VERSION = '0.1.0';
 
 export interface KKChatApp {
@@ -251,7 +254,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     gateway,
     fileCleanup,
     async listen(host, port) {
-      await app.listen({ host, port });
+      // A deep accept queue: when thousands of clients reconnect at once (a network blip, a node's restart) and the
+      // event loop is busy, connections wait in the kernel's queue instead of being dropped into TCP's SYN
+      // retransmission backoff (1, 2, 4, 8... s). The kernel caps it at net.core.somaxconn.
+      await app.listen({ host, port, backlog: LISTEN_BACKLOG });
       const address = app.server.address();
       const bound = typeof address === 'object' && address ? address.port : port;
       if (config.allowedOriginsDefault) config.allowedOrigins = ownOrigins(bound);
