@@ -541,6 +541,7 @@ export default {
     INVALID_FRAME: 'The server did not understand the request.',
     ALREADY_AUTHENTICATED: 'This connection is already signed in.',
     RATE_LIMITED: 'You are going too fast. Slow down a little.',
+    CONVERSATION_BUSY: 'This conversation is changing very fast right now. Try again in a moment.',
     INTERNAL: 'Something went wrong on the server.',
     SERVICE_UNAVAILABLE: 'The service is temporarily unavailable.',
   },

@@ -543,6 +543,7 @@ const zhCN: typeof en = {
     INVALID_FRAME: '服务器无法理解该请求。',
     ALREADY_AUTHENTICATED: '此连接已登录。',
     RATE_LIMITED: '操作太频繁，请稍后再试。',
+    CONVERSATION_BUSY: '此会话正在频繁变动，请稍后再试。',
     INTERNAL: '服务器出错了。',
     SERVICE_UNAVAILABLE: '服务暂时不可用。',
   },
