@@ -169,12 +169,16 @@ class GroupCommit {
   append(message: NewMessage, options: AppendOptions): Promise<{ seq: number; version: number }> {
     return new Promise((resolve, reject) => {
       this.queue.push({ message, options, resolve, reject });
-      if (!this.draining) void this.drain();
+      if (!this.draining) {
+        // The first commit starts after this turn of the event loop: the sends read from the sockets in the same
+        // turn (one poll of the network often brings many) go into it together.
+        this.draining = true;
+        setImmediate(() => void this.drain());
+      }
     });
   }
 
   private async drain(): Promise<void> {
-    this.draining = true;
     try {
       while (this.queue.length > 0) {
         await this.commit(this.queue.splice(0, GROUP_COMMIT_MAX));
