@@ -154,11 +154,11 @@ interface PendingAppend {
 }
 
 /**
- * Group commit for SQLite. The first send starts its transaction at once; sends that arrive while it runs wait
- * and then go together in the next one, each inside its own savepoint, so one refused send (a unique violation,
+ * Group commit for SQLite. The first send's transaction starts after the current turn of the event loop, so the
+ * sends read in that turn share it; sends that arrive while it runs wait and then go together in the next one, each inside its own savepoint, so one refused send (a unique violation,
  * a membership re-check) rolls back only itself. Every send still resolves after the commit that made it
  * durable, so an ack still means stored; a failed commit rejects every send in it. Under load this turns one
- * log sync per message into one per batch; alone, a send waits for nothing.
+ * log sync per message into one per batch; alone, a send waits one turn of the event loop.
  */
 class GroupCommit {
   private queue: PendingAppend[] = [];
