@@ -16,6 +16,7 @@ import type { Actor, Platform } from '../../context.js';
 import type { DB } from '../../platform/db/schema.js';
 import { AppError } from '../../errors.js';
 import { isUniqueViolation } from '../../platform/db/errors.js';
+import { timeOrderedId } from '../../platform/ids.js';
 import type { ContactRepository } from '../contacts/contacts.repository.js';
 import { toUserPublic } from '../users/users.mapper.js';
 import type { UserRepository } from '../users/users.repository.js';
@@ -274,7 +275,7 @@ export class ConversationService {
     const { kind, text, ...fields } = content;
     const hasFields = Object.keys(fields).length > 0;
     const row = {
-      id: randomUUID(),
+      id: timeOrderedId(this.platform.now()),
       conversationId,
       senderId,
       clientMsgId,

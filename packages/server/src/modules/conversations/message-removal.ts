@@ -10,6 +10,7 @@ import type { GroupRepository } from '../groups/groups.repository.js';
 import { messageEvent } from './conversations.events.js';
 import { toMessage } from './conversations.mapper.js';
 import { REDACTION_KIND, type ConversationRepository, type MessageRow, type WithinStore } from './conversations.repository.js';
+import { timeOrderedId } from '../../platform/ids.js';
 
 /** Kinds that are part of the timeline's structure and cannot be removed. */
 const NOT_REMOVABLE = new Set(['system', REDACTION_KIND]);
@@ -57,7 +58,7 @@ export class MessageRemoval {
     const now = this.platform.now();
     const tombstone = toMessage({ ...original, text: null, payload: null, removed_at: now }) as RemovedMessage;
     const row = {
-      id: randomUUID(),
+      id: timeOrderedId(now),
       conversationId,
       senderId: removedBy,
       clientMsgId: `srv:${randomUUID()}`,

@@ -17,6 +17,7 @@ import {
 } from 'kysely';
 import { createPool as createMysqlPool } from 'mysql2';
 import pg from 'pg';
+import { startCheckpointer } from './sqlite-checkpointer.js';
 
 /**
  * Every difference between the three supported databases lives here (and the driver error codes in errors.ts):
@@ -93,7 +94,7 @@ export function createDialect(options: DialectOptions): Dialect {
   const poolSize = options.poolSize ?? DEFAULT_POOL_SIZE;
   switch (engine) {
     case 'sqlite':
-      return sqliteDialect(options.url.slice('sqlite:'.length), options.sqliteSynchronous ?? 'FULL');
+      return sqliteDialect(options.url.slice('sqlite:'.length), options.sqliteSynchronous ?? 'FULL', options.onPoolError);
     case 'postgres':
       return postgresDialect(options.url, poolSize, options.onPoolError);
     case 'mysql':
@@ -101,14 +102,15 @@ export function createDialect(options: DialectOptions): Dialect {
   }
 }
 
-function sqliteDialect(path: string, synchronous: 'FULL' | 'NORMAL'): Dialect {
+function sqliteDialect(path: string, synchronous: 'FULL' | 'NORMAL', onError?: (error: Error) => void): Dialect {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new SQLite(path);
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${synchronous}`);
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
-  return new SqliteDialect({ database: withStatementCache(db) });
+  const checkpointer = path === ':memory:' ? null : startCheckpointer(db, path, synchronous, (error) => onError?.(error));
+  return new SqliteDialect({ database: withStatementCache(db, () => checkpointer?.stop()) });
 }
 
 /** Prepared statements kept per SQL text; past this many distinct texts the least recently used is dropped. */
@@ -119,10 +121,13 @@ const STATEMENT_CACHE_SIZE = 500;
  * of the server's CPU in `prepare`). The queries are a small fixed set of SQL texts, so each is prepared once
  * and reused. A statement that is still being iterated (a streamed query) is never handed out twice.
  */
-function withStatementCache(db: SQLite.Database): SqliteDatabase {
+function withStatementCache(db: SQLite.Database, beforeClose: () => void): SqliteDatabase {
   const cache = new Map<string, SQLite.Statement>();
   return {
-    close: () => db.close(),
+    close: () => {
+      beforeClose();
+      db.close();
+    },
     prepare(sql: string) {
       const cached = cache.get(sql);
       if (cached && !cached.busy) {
