@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { CompiledQuery, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Database } from '../../platform/db/database.js';
 import { engineOf, supportsUpdateReturning } from '../../platform/db/dialects.js';
+import { preparedQuery } from '../../platform/db/prepared.js';
 import { inTransaction } from '../../platform/db/transaction.js';
 import type { DB, MessagesTable } from '../../platform/db/schema.js';
 import type { DirectState } from './direct.cache.js';
@@ -58,13 +59,21 @@ export type WithinStore = (trx: Transaction<DB>, seq: number) => Promise<void>;
  * The same statement reads (and, for a change of cached state, bumps) `state_version`.
  */
 async function bumpSeq(trx: Transaction<DB>, conversationId: string, now: number, bumpVersion: boolean): Promise<{ seq: number; version: number }> {
+  if (!bumpVersion) {
+    // A user's message: the statement of every send, prepared once (see preparedQuery).
+    if (supportsUpdateReturning(trx)) {
+      const row = (await nextSeqReturning(trx, now, conversationId)).rows[0];
+      if (!row) throw new Error(`conversation ${conversationId} vanished`);
+      return { seq: Number(row.last_seq), version: Number(row.state_version) };
+    }
+    const bumped = await nextSeq(trx, now, conversationId);
+    if (Number(bumped.numAffectedRows) !== 1) throw new Error(`conversation ${conversationId} vanished`);
+    const row = (await seqAndVersion(trx, conversationId)).rows[0]!;
+    return { seq: Number(row.last_seq), version: Number(row.state_version) };
+  }
   const bump = trx
     .updateTable('conversations')
-    .set((eb) => ({
-      last_seq: eb('last_seq', '+', 1),
-      updated_at: now,
-      ...(bumpVersion ? { state_version: eb('state_version', '+', 1) } : {}),
-    }))
+    .set((eb) => ({ last_seq: eb('last_seq', '+', 1), updated_at: now, state_version: eb('state_version', '+', 1) }))
     .where('id', '=', conversationId);
   if (supportsUpdateReturning(trx)) {
     const row = await bump.returning(['last_seq', 'state_version']).executeTakeFirst();
@@ -73,9 +82,22 @@ async function bumpSeq(trx: Transaction<DB>, conversationId: string, now: number
   }
   const bumped = await bump.executeTakeFirst();
   if (Number(bumped.numUpdatedRows) !== 1) throw new Error(`conversation ${conversationId} vanished`);
-  const row = await trx.selectFrom('conversations').select(['last_seq', 'state_version']).where('id', '=', conversationId).executeTakeFirstOrThrow();
+  const row = (await seqAndVersion(trx, conversationId)).rows[0]!;
   return { seq: Number(row.last_seq), version: Number(row.state_version) };
 }
+
+const nextSeqQuery = (db: Kysely<DB>, now: number, conversationId: string) =>
+  db
+    .updateTable('conversations')
+    .set((eb) => ({ last_seq: eb('last_seq', '+', 1), updated_at: now }))
+    .where('id', '=', conversationId);
+const nextSeq = preparedQuery(nextSeqQuery);
+const nextSeqReturning = preparedQuery((db: Kysely<DB>, now: number, conversationId: string) =>
+  nextSeqQuery(db, now, conversationId).returning(['last_seq', 'state_version']),
+);
+const seqAndVersion = preparedQuery((db: Kysely<DB>, conversationId: string) =>
+  db.selectFrom('conversations').select(['last_seq', 'state_version']).where('id', '=', conversationId),
+);
 
 /** Bumps `state_version` inside a change's transaction (a change of cached state that stores no message). */
 export async function bumpStateVersion(trx: Kysely<DB> | Transaction<DB>, conversationId: string): Promise<void> {
@@ -114,34 +136,65 @@ async function storeMessage(trx: Transaction<DB>, message: NewMessage, options: 
   if (expectedVersion !== undefined && expectedVersion !== (bumpVersion ? version - 1 : version)) {
     throw new StaleStateError(message.conversationId);
   }
-  await trx
-    .insertInto('messages')
-    .values({
-      conversation_id: message.conversationId,
-      seq,
-      id: message.id,
-      sender_id: message.senderId,
-      client_msg_id: message.clientMsgId,
-      kind: message.kind,
-      text: message.text,
-      payload: message.payload,
-      content_hash: message.contentHash,
-      created_at: message.createdAt,
-      removed_at: null,
-    })
-    .execute();
-  if (message.moveSenderCursor !== false) {
-    await trx
-      .updateTable('conversation_members')
-      .set({ read_seq: seq })
-      .where('conversation_id', '=', message.conversationId)
-      .where('user_id', '=', message.senderId)
-      .execute();
-  }
+  await insertMessage(
+    trx,
+    message.conversationId,
+    seq,
+    message.id,
+    message.senderId,
+    message.clientMsgId,
+    message.kind,
+    message.text,
+    message.payload,
+    message.contentHash,
+    message.createdAt,
+  );
+  if (message.moveSenderCursor !== false) await moveCursor(trx, seq, message.conversationId, message.senderId);
   // Group membership changes and mentions commit with their message; throwing here rolls back the seq too.
   if (within) await within(trx, seq);
   return { seq, version };
 }
+
+const insertMessage = preparedQuery(
+  (
+    db: Kysely<DB>,
+    conversationId: string,
+    seq: number,
+    id: string,
+    senderId: string,
+    clientMsgId: string,
+    kind: string,
+    text: string | null,
+    payload: string | null,
+    contentHash: string,
+    createdAt: number,
+  ) =>
+    db.insertInto('messages').values({
+      conversation_id: conversationId,
+      seq,
+      id,
+      sender_id: senderId,
+      client_msg_id: clientMsgId,
+      kind,
+      text,
+      payload,
+      content_hash: contentHash,
+      created_at: createdAt,
+      removed_at: null,
+    }),
+);
+
+const moveCursor = preparedQuery((db: Kysely<DB>, seq: number, conversationId: string, userId: string) =>
+  db.updateTable('conversation_members').set({ read_seq: seq }).where('conversation_id', '=', conversationId).where('user_id', '=', userId),
+);
+
+const findByClientId = preparedQuery((db: Kysely<DB>, senderId: string, clientMsgId: string) =>
+  db.selectFrom('messages').selectAll().where('sender_id', '=', senderId).where('client_msg_id', '=', clientMsgId),
+);
+
+const SAVEPOINT = CompiledQuery.raw('savepoint one_message');
+const RELEASE = CompiledQuery.raw('release savepoint one_message');
+const ROLLBACK_TO = CompiledQuery.raw('rollback to savepoint one_message');
 
 /** Messages stored in one transaction at most (bounds the time one commit holds the database). */
 const GROUP_COMMIT_MAX = 256;
@@ -202,14 +255,14 @@ class GroupCommit {
     try {
       await this.db.transaction().execute(async (trx) => {
         for (const item of batch) {
-          await sql`savepoint one_message`.execute(trx);
+          await trx.executeQuery(SAVEPOINT);
           try {
             const stored = await storeMessage(trx, item.message, item.options);
-            await sql`release one_message`.execute(trx);
+            await trx.executeQuery(RELEASE);
             outcomes.push({ stored });
           } catch (error) {
-            await sql`rollback to one_message`.execute(trx);
-            await sql`release one_message`.execute(trx);
+            await trx.executeQuery(ROLLBACK_TO);
+            await trx.executeQuery(RELEASE);
             outcomes.push({ error });
           }
         }
@@ -304,13 +357,8 @@ export class ConversationRepository {
       .execute();
   }
 
-  findMessageByClientId(senderId: string, clientMsgId: string): Promise<MessageRow | undefined> {
-    return this.db
-      .selectFrom('messages')
-      .selectAll()
-      .where('sender_id', '=', senderId)
-      .where('client_msg_id', '=', clientMsgId)
-      .executeTakeFirst();
+  async findMessageByClientId(senderId: string, clientMsgId: string): Promise<MessageRow | undefined> {
+    return (await findByClientId(this.db, senderId, clientMsgId)).rows[0];
   }
 
   findMessage(conversationId: string, seq: number): Promise<MessageRow | undefined> {
