@@ -433,6 +433,56 @@ describe.each(TEST_ENGINES)('data layer on %s', (engine) => {
       expect((await conversations.findConversation(conv))?.last_seq).toBe(20);
     });
 
+    it('concurrent plain sends where some fail (client id taken, stale state, no such conversation): only those fail', async () => {
+      const a = await newUser('plain_a');
+      const b = await newUser('plain_b');
+      const conv = await friends(a, b);
+      await conversations.appendMessage(message(conv, a, 'plain-taken'));
+      const version = (await conversations.stateVersion(conv))!;
+      const results = await Promise.allSettled(
+        Array.from({ length: 24 }, (_, i) => {
+          if (i === 5) return conversations.appendMessage(message(conv, b, 'plain-taken-b'), { expectedVersion: version - 1 });
+          if (i === 11) return conversations.appendMessage(message(randomUUID(), a, 'plain-nowhere'));
+          return conversations.appendMessage(message(conv, a, i === 17 ? 'plain-taken' : `plain-${i}`), { expectedVersion: version });
+        }),
+      );
+      expect(results.flatMap((r, i) => (r.status === 'rejected' ? [i] : []))).toEqual([5, 11, 17]);
+      expect((results[5] as PromiseRejectedResult).reason).toBeInstanceOf(StaleStateError);
+      expect(isUniqueViolation((results[17] as PromiseRejectedResult).reason)).toBe(true);
+      const stored = await db.selectFrom('messages').select(['seq', 'client_msg_id']).where('conversation_id', '=', conv).orderBy('seq').execute();
+      expect(stored.map((r) => r.seq)).toEqual(Array.from({ length: 22 }, (_, i) => i + 1));
+      const bySeq = new Map(stored.map((r) => [r.seq, r.client_msg_id]));
+      results.forEach((r, i) => {
+        if (r.status === 'fulfilled') expect(bySeq.get(r.value.seq)).toBe(`plain-${i}`);
+      });
+    });
+
+    it('a send made while another transaction waits between its statements is not part of it', async () => {
+      const a = await newUser('apart_a');
+      const b = await newUser('apart_b');
+      const conv = await friends(a, b);
+      let release!: () => void;
+      const waiting = new Promise<void>((resolve) => (release = resolve));
+      let sent: Promise<{ seq: number }> | undefined;
+      const other = db
+        .transaction()
+        .execute(async (trx) => {
+          await trx.updateTable('users').set({ display_name: 'changed' }).where('id', '=', a).execute();
+          sent = conversations.appendMessage(message(conv, b, 'apart-1'));
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          await waiting;
+          throw new Error('the other transaction rolls back');
+        })
+        .catch((error: unknown) => error);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      release();
+      expect(await other).toBeInstanceOf(Error);
+      expect(await sent!).toMatchObject({ seq: 1 });
+      expect((await users.findById(a))?.display_name).toBe('apart_a');
+      const stored = await db.selectFrom('messages').select(['seq', 'client_msg_id']).where('conversation_id', '=', conv).execute();
+      expect(stored).toEqual([{ seq: 1, client_msg_id: 'apart-1' }]);
+    });
+
     it('concurrent senders across conversations do not block or deadlock each other', async () => {
       const a = await newUser('multi_a');
       const convs: string[] = [];

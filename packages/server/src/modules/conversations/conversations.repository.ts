@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { CompiledQuery, type Kysely, type Selectable, type Transaction } from 'kysely';
-import type { Database } from '../../platform/db/database.js';
+import { sqliteHandle, type Database } from '../../platform/db/database.js';
 import { engineOf, supportsUpdateReturning } from '../../platform/db/dialects.js';
 import { preparedQuery } from '../../platform/db/prepared.js';
 import { inTransaction } from '../../platform/db/transaction.js';
 import type { DB, MessagesTable } from '../../platform/db/schema.js';
 import type { DirectState } from './direct.cache.js';
+import { SqliteMessageStatements } from './sqlite-message-statements.js';
 
 export type MessageRow = Selectable<MessagesTable>;
 
@@ -206,18 +207,45 @@ interface PendingAppend {
   reject(error: unknown): void;
 }
 
+type Outcome = { stored: { seq: number; version: number } } | { error: unknown };
+
+/**
+ * `storeMessage` on SQLite's own handle, synchronously (SqliteMessageStatements), without `within`: the same
+ * checks and statements in the same order.
+ */
+function storeMessageNow(statements: SqliteMessageStatements, message: NewMessage, options: AppendOptions): { seq: number; version: number } {
+  const { expectedVersion, bumpVersion = false } = options;
+  const next = statements.nextSeq(message.conversationId, message.createdAt, bumpVersion);
+  if (!next) throw new Error(`conversation ${message.conversationId} vanished`);
+  if (expectedVersion !== undefined && expectedVersion !== (bumpVersion ? next.version - 1 : next.version)) {
+    throw new StaleStateError(message.conversationId);
+  }
+  statements.insert(message, next.seq);
+  if (message.moveSenderCursor !== false) statements.moveCursor(message.conversationId, message.senderId, next.seq);
+  return next;
+}
+
 /**
  * Group commit for SQLite. The first send's transaction starts after the current turn of the event loop, so the
- * sends read in that turn share it; sends that arrive while it runs wait and then go together in the next one, each inside its own savepoint, so one refused send (a unique violation,
- * a membership re-check) rolls back only itself. Every send still resolves after the commit that made it
- * durable, so an ack still means stored; a failed commit rejects every send in it. Under load this turns one
- * log sync per message into one per batch; alone, a send waits one turn of the event loop.
+ * sends read in that turn share it; sends that arrive while it runs wait and then go together in the next one,
+ * each inside its own savepoint, so one refused send (a unique violation, a membership re-check) rolls back only
+ * itself. Every send still resolves after the commit that made it durable, so an ack still means stored; a failed
+ * commit rejects every send in it. Under load this turns one log sync per message into one per batch; alone, a
+ * send waits one turn of the event loop.
+ *
+ * The statements run on SQLite's handle directly (SqliteMessageStatements). A batch of plain messages (nothing to
+ * run `within` the store: one-to-one text) is stored in a transaction opened, filled and committed in one go,
+ * without yielding, so nothing else can run on the connection in between. A batch with work `within` (group
+ * messages, attachments) runs in a Kysely transaction, which holds the connection while that work awaits.
  */
 class GroupCommit {
   private queue: PendingAppend[] = [];
   private draining = false;
 
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly statements: SqliteMessageStatements | null,
+  ) {}
 
   append(message: NewMessage, options: AppendOptions): Promise<{ seq: number; version: number }> {
     return new Promise((resolve, reject) => {
@@ -246,27 +274,9 @@ class GroupCommit {
   }
 
   private async commit(batch: PendingAppend[]): Promise<void> {
-    if (batch.length === 1) {
-      const [only] = batch as [PendingAppend];
-      await this.db.transaction().execute((trx) => storeMessage(trx, only.message, only.options)).then(only.resolve, only.reject);
-      return;
-    }
-    const outcomes: ({ stored: { seq: number; version: number } } | { error: unknown })[] = [];
+    let outcomes: Outcome[];
     try {
-      await this.db.transaction().execute(async (trx) => {
-        for (const item of batch) {
-          await trx.executeQuery(SAVEPOINT);
-          try {
-            const stored = await storeMessage(trx, item.message, item.options);
-            await trx.executeQuery(RELEASE);
-            outcomes.push({ stored });
-          } catch (error) {
-            await trx.executeQuery(ROLLBACK_TO);
-            await trx.executeQuery(RELEASE);
-            outcomes.push({ error });
-          }
-        }
-      });
+      outcomes = this.canCommitAtOnce(batch) ? this.commitAtOnce(batch) : await this.commitInTransaction(batch);
     } catch (error) {
       for (const item of batch) item.reject(error);
       return;
@@ -277,6 +287,76 @@ class GroupCommit {
       else item.reject(outcome.error);
     });
   }
+
+  /** Nothing to await inside, and no transaction of Kysely's waiting on the connection. */
+  private canCommitAtOnce(batch: PendingAppend[]): boolean {
+    return this.statements !== null && !this.statements.inTransaction && batch.every((item) => !item.options.within);
+  }
+
+  private commitAtOnce(batch: PendingAppend[]): Outcome[] {
+    const statements = this.statements!;
+    statements.begin();
+    try {
+      const outcomes = batch.map((item): Outcome => {
+        statements.savepoint();
+        try {
+          const stored = storeMessageNow(statements, item.message, item.options);
+          statements.release();
+          return { stored };
+        } catch (error) {
+          statements.rollbackToSavepoint();
+          return { error };
+        }
+      });
+      statements.commit();
+      return outcomes;
+    } catch (error) {
+      statements.rollback();
+      throw error;
+    }
+  }
+
+  private async commitInTransaction(batch: PendingAppend[]): Promise<Outcome[]> {
+    const outcomes: Outcome[] = [];
+    await this.db.transaction().execute(async (trx) => {
+      for (const item of batch) {
+        await this.savepoint(trx);
+        try {
+          const stored = await this.store(trx, item);
+          await this.release(trx);
+          outcomes.push({ stored });
+        } catch (error) {
+          await this.rollbackToSavepoint(trx);
+          outcomes.push({ error });
+        }
+      }
+    });
+    return outcomes;
+  }
+
+  private async store(trx: Transaction<DB>, { message, options }: PendingAppend): Promise<{ seq: number; version: number }> {
+    if (!this.statements) return storeMessage(trx, message, options);
+    const stored = storeMessageNow(this.statements, message, options);
+    // Group membership changes and mentions commit with their message; throwing here rolls back the seq too.
+    if (options.within) await options.within(trx, stored.seq);
+    return stored;
+  }
+
+  private async savepoint(trx: Transaction<DB>): Promise<void> {
+    if (this.statements) this.statements.savepoint();
+    else await trx.executeQuery(SAVEPOINT);
+  }
+
+  private async release(trx: Transaction<DB>): Promise<void> {
+    if (this.statements) this.statements.release();
+    else await trx.executeQuery(RELEASE);
+  }
+
+  private async rollbackToSavepoint(trx: Transaction<DB>): Promise<void> {
+    if (this.statements) return this.statements.rollbackToSavepoint();
+    await trx.executeQuery(ROLLBACK_TO);
+    await trx.executeQuery(RELEASE);
+  }
 }
 
 /** All SQL about conversations, memberships, messages and read cursors. */
@@ -286,7 +366,10 @@ export class ConversationRepository {
   constructor(private readonly db: Database) {
     // SQLite has one writer, and each commit syncs the log: batching is the only way past one sync per message.
     // PostgreSQL and MySQL run transactions side by side over a pool and batch their log flushes themselves.
-    this.groupCommit = engineOf(db) === 'sqlite' ? new GroupCommit(db) : null;
+    if (engineOf(db) === 'sqlite') {
+      const handle = sqliteHandle(db);
+      this.groupCommit = new GroupCommit(db, handle ? new SqliteMessageStatements(handle) : null);
+    } else this.groupCommit = null;
   }
 
   findConversation(id: string) {

@@ -1,5 +1,6 @@
 import { Kysely, Migrator, type Migration, type MigrationProvider } from 'kysely';
-import { createDialect, engineOfUrl, poolStatsOf, prepareSchema, redactUrl, type PoolStats } from './dialects.js';
+import type SQLite from 'better-sqlite3';
+import { createDialect, engineOfUrl, poolStatsOf, prepareSchema, redactUrl, sqliteHandleOf, type PoolStats } from './dialects.js';
 import * as m0001 from './migrations/0001_init.js';
 import * as m0002 from './migrations/0002_groups.js';
 import * as m0003 from './migrations/0003_files.js';
@@ -44,6 +45,16 @@ export function databasePoolStats(db: Database): (() => PoolStats) | null {
   return poolStats.get(db) ?? null;
 }
 
+const sqliteHandles = new WeakMap<Database, SQLite.Database>();
+
+/**
+ * SQLite's own connection behind a database opened here, or null (PostgreSQL, MySQL). Only for the message store's
+ * group commit (conversations.repository.ts), which knows when nothing else can be running on it.
+ */
+export function sqliteHandle(db: Database): SQLite.Database | null {
+  return sqliteHandles.get(db) ?? null;
+}
+
 /** Opens the database named by the URL and applies pending migrations. */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   engineOfUrl(options.url); // refuses an unsupported URL before any connection is attempted
@@ -51,6 +62,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   const db = new Kysely<DB>({ dialect });
   const stats = poolStatsOf(dialect);
   if (stats) poolStats.set(db, stats);
+  const handle = sqliteHandleOf(dialect);
+  if (handle) sqliteHandles.set(db, handle);
   try {
     await migrateToLatest(db as unknown as Kysely<unknown>);
   } catch (error) {

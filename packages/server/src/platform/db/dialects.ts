@@ -48,6 +48,13 @@ export interface PoolStats {
 
 const poolReaders = new WeakMap<Dialect, () => PoolStats>();
 
+const sqliteHandles = new WeakMap<Dialect, SQLite.Database>();
+
+/** The SQLite connection behind a dialect made by createDialect, or null (PostgreSQL, MySQL). */
+export function sqliteHandleOf(dialect: Dialect): SQLite.Database | null {
+  return sqliteHandles.get(dialect) ?? null;
+}
+
 /** The pool counts behind a dialect made by createDialect, or null (SQLite). */
 export function poolStatsOf(dialect: Dialect): (() => PoolStats) | null {
   return poolReaders.get(dialect) ?? null;
@@ -110,7 +117,9 @@ function sqliteDialect(path: string, synchronous: 'FULL' | 'NORMAL', onError?: (
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   const checkpointer = path === ':memory:' ? null : startCheckpointer(db, path, synchronous, (error) => onError?.(error));
-  return new SqliteDialect({ database: withStatementCache(db, () => checkpointer?.stop()) });
+  const dialect = new SqliteDialect({ database: withStatementCache(db, () => checkpointer?.stop()) });
+  sqliteHandles.set(dialect, db);
+  return dialect;
 }
 
 /** Prepared statements kept per SQL text; past this many distinct texts the least recently used is dropped. */
