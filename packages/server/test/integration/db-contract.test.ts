@@ -1,4 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthRepository } from '../../src/modules/auth/auth.repository.js';
@@ -7,7 +11,7 @@ import { ConversationRepository, ensureDirectConversation, StaleStateError, type
 import { UserRepository } from '../../src/modules/users/users.repository.js';
 import { type Database, openDatabase } from '../../src/platform/db/database.js';
 import { engineOf } from '../../src/platform/db/dialects.js';
-import { isUniqueViolation } from '../../src/platform/db/errors.js';
+import { isDatabaseBusy, isUniqueViolation } from '../../src/platform/db/errors.js';
 import { createTestDatabase, TEST_ENGINES, type TestDatabase } from '../support/databases.js';
 
 /**
@@ -457,6 +461,32 @@ describe.each(TEST_ENGINES)('data layer on %s', (engine) => {
       });
     });
 
+    // SQLite's group commit only: elsewhere each send has its own transaction, and Kysely sends a failed transaction's
+    // ROLLBACK ahead of statements still queued in it, so a `within` must await every statement it issues (all do).
+    it.skipIf(engine !== 'sqlite')('a refused send’s statements still in flight when it fails are rolled back with it, not kept by the next', async () => {
+      const a = await newUser('flight_a');
+      const b = await newUser('flight_b');
+      const conv = await friends(a, b);
+      // The refusal rejects while its write is queued (behind a read) and not yet run; the next send's write is kept.
+      const leaves: WithinStore = (trx) =>
+        Promise.all([
+          trx.selectFrom('users').select('id').where('id', '=', a).execute(),
+          trx.updateTable('users').set({ display_name: 'leaked' }).where('id', '=', a).execute(),
+          Promise.reject(new Error('refused in the transaction')),
+        ]).then(() => undefined);
+      const keeps: WithinStore = async (trx) => {
+        await trx.updateTable('users').set({ display_name: 'kept' }).where('id', '=', b).execute();
+      };
+      const [refused, stored] = await Promise.allSettled([
+        conversations.appendMessage(message(conv, a, 'flight-1'), { within: leaves }),
+        conversations.appendMessage(message(conv, b, 'flight-2'), { within: keeps }),
+      ]);
+      expect(refused.status).toBe('rejected');
+      expect(stored).toMatchObject({ status: 'fulfilled', value: { seq: 1 } });
+      expect((await users.findById(a))?.display_name).toBe('flight_a');
+      expect((await users.findById(b))?.display_name).toBe('kept');
+    });
+
     it('a send made while another transaction waits between its statements is not part of it', async () => {
       const a = await newUser('apart_a');
       const b = await newUser('apart_b');
@@ -509,4 +539,40 @@ describe.each(TEST_ENGINES)('data layer on %s', (engine) => {
       expect(plan.rows[0]?.key).toBe('PRIMARY');
     }
   });
+});
+
+describe('SQLite group commit against another process holding the write lock', () => {
+  it('fails the whole batch once when the database stays busy, and stores again once the lock is free', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kkchat-busy-'));
+    const file = join(dir, 'kkchat.sqlite');
+    const db = await openDatabase({ url: `sqlite:${file}`, sqliteSynchronous: 'NORMAL' });
+    const other = new SQLite(file);
+    try {
+      const now = Date.now();
+      const users = new UserRepository(db);
+      const ids = [randomUUID(), randomUUID()] as const;
+      for (const [i, id] of ids.entries()) {
+        await users.insert({ id, username: `busy_${i}`, username_norm: `busy_${i}`, display_name: `busy ${i}`, password_hash: 'hash', created_at: now, updated_at: now, last_seen_at: null, disabled_at: null });
+      }
+      const conv = await db.transaction().execute((trx) => ensureDirectConversation(trx, ids[0], ids[1], now));
+      const conversations = new ConversationRepository(db);
+      const send = (clientMsgId: string) =>
+        conversations.appendMessage({ id: randomUUID(), conversationId: conv, senderId: ids[0], clientMsgId, kind: 'text', text: 'hi', payload: null, contentHash: 'h'.repeat(64), createdAt: now });
+      // Another process (the admin command, say) holds the write lock longer than the busy timeout (5 s).
+      other.exec('begin immediate');
+      const started = Date.now();
+      const results = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => send(`busy-${i}`)));
+      const waited = Date.now() - started;
+      other.exec('rollback');
+      expect(results.map((r) => r.status)).toEqual(Array(5).fill('rejected'));
+      expect(isDatabaseBusy((results[0] as PromiseRejectedResult).reason)).toBe(true);
+      // One wait for the batch, not one per message.
+      expect(waited).toBeLessThan(9_000);
+      expect(await send('busy-after')).toMatchObject({ seq: 1 });
+    } finally {
+      other.close();
+      await db.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 20_000);
 });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { CompiledQuery, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { sqliteHandle, type Database } from '../../platform/db/database.js';
 import { engineOf, supportsUpdateReturning } from '../../platform/db/dialects.js';
+import { isDatabaseBusy } from '../../platform/db/errors.js';
 import { preparedQuery } from '../../platform/db/prepared.js';
 import { inTransaction } from '../../platform/db/transaction.js';
 import type { DB, MessagesTable } from '../../platform/db/schema.js';
@@ -50,7 +51,10 @@ export interface NewMessage {
   moveSenderCursor?: boolean;
 }
 
-/** Runs inside the storing transaction once the seq is known. */
+/**
+ * Runs inside the storing transaction once the seq is known. It must await every statement it issues before it
+ * settles: Kysely sends a failed transaction's ROLLBACK ahead of statements still queued in it.
+ */
 export type WithinStore = (trx: Transaction<DB>, seq: number) => Promise<void>;
 
 /**
@@ -236,7 +240,8 @@ function storeMessageNow(statements: SqliteMessageStatements, message: NewMessag
  * The statements run on SQLite's handle directly (SqliteMessageStatements). A batch of plain messages (nothing to
  * run `within` the store: one-to-one text) is stored in a transaction opened, filled and committed in one go,
  * without yielding, so nothing else can run on the connection in between. A batch with work `within` (group
- * messages, attachments) runs in a Kysely transaction, which holds the connection while that work awaits.
+ * messages, attachments) runs in a Kysely transaction, which holds the connection while that work awaits; its
+ * savepoints go through that transaction's queue. A busy database fails the whole batch at once.
  */
 class GroupCommit {
   private queue: PendingAppend[] = [];
@@ -304,6 +309,7 @@ class GroupCommit {
           statements.release();
           return { stored };
         } catch (error) {
+          if (this.failsTheBatch(error)) throw error;
           statements.rollbackToSavepoint();
           return { error };
         }
@@ -316,17 +322,23 @@ class GroupCommit {
     }
   }
 
+  /**
+   * The savepoints go through the transaction's queue (`trx.executeQuery`), behind any statement a `within` has
+   * issued and not yet seen run, so each such statement lands inside its own message's savepoint.
+   */
   private async commitInTransaction(batch: PendingAppend[]): Promise<Outcome[]> {
     const outcomes: Outcome[] = [];
     await this.db.transaction().execute(async (trx) => {
       for (const item of batch) {
-        await this.savepoint(trx);
+        await trx.executeQuery(SAVEPOINT);
         try {
           const stored = await this.store(trx, item);
-          await this.release(trx);
+          await trx.executeQuery(RELEASE);
           outcomes.push({ stored });
         } catch (error) {
-          await this.rollbackToSavepoint(trx);
+          if (this.failsTheBatch(error)) throw error;
+          await trx.executeQuery(ROLLBACK_TO);
+          await trx.executeQuery(RELEASE);
           outcomes.push({ error });
         }
       }
@@ -334,28 +346,22 @@ class GroupCommit {
     return outcomes;
   }
 
+  /**
+   * A refusal of one message (a unique violation, a stale state, a membership re-check) rolls back only that
+   * message; a failure of the database itself (busy, or a transaction SQLite already rolled back) fails the whole
+   * batch at once instead of being met again, message after message.
+   */
+  private failsTheBatch(error: unknown): boolean {
+    return isDatabaseBusy(error) || (this.statements !== null && !this.statements.inTransaction);
+  }
+
   private async store(trx: Transaction<DB>, { message, options }: PendingAppend): Promise<{ seq: number; version: number }> {
     if (!this.statements) return storeMessage(trx, message, options);
+    // Behind the savepoint just awaited, nothing of this transaction is still queued: the raw statements run in it.
     const stored = storeMessageNow(this.statements, message, options);
     // Group membership changes and mentions commit with their message; throwing here rolls back the seq too.
     if (options.within) await options.within(trx, stored.seq);
     return stored;
-  }
-
-  private async savepoint(trx: Transaction<DB>): Promise<void> {
-    if (this.statements) this.statements.savepoint();
-    else await trx.executeQuery(SAVEPOINT);
-  }
-
-  private async release(trx: Transaction<DB>): Promise<void> {
-    if (this.statements) this.statements.release();
-    else await trx.executeQuery(RELEASE);
-  }
-
-  private async rollbackToSavepoint(trx: Transaction<DB>): Promise<void> {
-    if (this.statements) return this.statements.rollbackToSavepoint();
-    await trx.executeQuery(ROLLBACK_TO);
-    await trx.executeQuery(RELEASE);
   }
 }
 

@@ -18,3 +18,12 @@ export function isTransactionConflict(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === '40P01' || code === '40001' || code === 'ER_LOCK_DEADLOCK';
 }
+
+/**
+ * SQLite could not get its lock in time (another process writes the file, say the admin command) or already rolled
+ * the whole transaction back: a failure of the transaction, not of one statement in it.
+ */
+export function isDatabaseBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}

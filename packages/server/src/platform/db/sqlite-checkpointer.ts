@@ -2,8 +2,15 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type SQLite from 'better-sqlite3';
 
-/** How often the checkpointer copies the write-ahead log back into the database file. */
-const CHECKPOINT_INTERVAL_MS = 100;
+/**
+ * How often the checkpointer copies the write-ahead log back into the database file while it grows, and while it
+ * does not. A run of one-to-one sends with a batch every few milliseconds (checkpointer beside a writer, 10 s
+ * each, two rounds) gave a batch's p99 of 16 ms at 100 ms, 9 ms at 20 ms, 6 ms at 5 ms and 13 ms with SQLite's own
+ * checkpoints on the writer, and 13 %, 13 % and 7 % more messages than the latter: 20 ms is the better tail
+ * without losing the gain.
+ */
+const BUSY_INTERVAL_MS = 20;
+const IDLE_INTERVAL_MS = 250;
 /**
  * Log pages past which the serving connection checkpoints by itself after all (SQLite's automatic checkpoint):
  * only reached when the checkpointer cannot keep up or has stopped. SQLite's default is 1,000 pages.
@@ -28,8 +35,13 @@ try {
   const db = new SQLite(workerData.path);
   try {
     db.pragma('synchronous = ' + workerData.synchronous);
-    while (Atomics.wait(control, ${STOP}, 0, workerData.intervalMs) !== 'not-equal' && Atomics.load(control, ${STOP}) === 0) {
-      db.pragma('wal_checkpoint(PASSIVE)');
+    let interval = workerData.idleMs;
+    let lastLog = -1;
+    while (Atomics.wait(control, ${STOP}, 0, interval) !== 'not-equal' && Atomics.load(control, ${STOP}) === 0) {
+      const [result] = db.pragma('wal_checkpoint(PASSIVE)');
+      // New pages in the log since the last look: come back soon; none: the writer is idle, look less often.
+      interval = result && result.log !== lastLog ? workerData.busyMs : workerData.idleMs;
+      lastLog = result ? result.log : -1;
     }
   } finally {
     db.close();
@@ -50,9 +62,11 @@ export interface Checkpointer {
  * and by default the committing connection copies the log back into the database file once it holds 1,000 pages:
  * a pause of several milliseconds inside a commit, on the one thread that also serves every socket (a profile of
  * one-to-one sends put about a third of the commit time there). Here a worker thread with its own connection
- * checkpoints every 100 ms instead, on the other core; the serving connection's automatic checkpoint stays as a
- * backstop at 10,000 pages, and is back at SQLite's default if the worker fails. Durability is unchanged: a commit
- * is durable once it is in the log (synced per the `synchronous` setting), whoever copies it later.
+ * checkpoints instead, on the other core: every 20 ms while the log grows, every 250 ms while it does not. The
+ * serving connection's automatic checkpoint stays as a backstop at 10,000 pages (under steady writes the log only
+ * starts over from there: a passive checkpoint never catches up with a writer that keeps committing), and is back
+ * at SQLite's default if the worker fails. Durability is unchanged: a commit is durable once it is in the log
+ * (synced per the `synchronous` setting), whoever copies it later.
  */
 export function startCheckpointer(
   db: SQLite.Database,
@@ -66,7 +80,7 @@ export function startCheckpointer(
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
-    workerData: { control: control.buffer, driver, path, synchronous, intervalMs: CHECKPOINT_INTERVAL_MS },
+    workerData: { control: control.buffer, driver, path, synchronous, busyMs: BUSY_INTERVAL_MS, idleMs: IDLE_INTERVAL_MS },
   });
   worker.unref();
   let stopping = false;
