@@ -7,7 +7,7 @@ import { preparedQuery } from '../../platform/db/prepared.js';
 import { inTransaction } from '../../platform/db/transaction.js';
 import type { DB, MessagesTable } from '../../platform/db/schema.js';
 import type { DirectState } from './direct.cache.js';
-import { SqliteMessageStatements } from './sqlite-message-statements.js';
+import { messageValues, SqliteMessageStatements } from './sqlite-message-statements.js';
 
 export type MessageRow = Selectable<MessagesTable>;
 
@@ -141,19 +141,7 @@ async function storeMessage(trx: Transaction<DB>, message: NewMessage, options: 
   if (expectedVersion !== undefined && expectedVersion !== (bumpVersion ? version - 1 : version)) {
     throw new StaleStateError(message.conversationId);
   }
-  await insertMessage(
-    trx,
-    message.conversationId,
-    seq,
-    message.id,
-    message.senderId,
-    message.clientMsgId,
-    message.kind,
-    message.text,
-    message.payload,
-    message.contentHash,
-    message.createdAt,
-  );
+  await insertMessage(trx, ...messageValues(message, seq));
   if (message.moveSenderCursor !== false) await moveCursor(trx, seq, message.conversationId, message.senderId);
   // Group membership changes and mentions commit with their message; throwing here rolls back the seq too.
   if (within) await within(trx, seq);

@@ -1,16 +1,24 @@
 import type SQLite from 'better-sqlite3';
+import type { NewMessage } from './conversations.repository.js';
 
-/** The fields of a message row the store writes (see NewMessage in conversations.repository.ts). */
-export interface MessageRowValues {
-  id: string;
-  conversationId: string;
-  senderId: string;
-  clientMsgId: string;
-  kind: string;
-  text: string | null;
-  payload: string | null;
-  contentHash: string;
-  createdAt: number;
+/**
+ * A message's column values in the order of both insert statements (the Kysely one in conversations.repository.ts
+ * and the one here): conversation_id, seq, id, sender_id, client_msg_id, kind, text, payload, content_hash,
+ * created_at.
+ */
+export function messageValues(message: NewMessage, seq: number) {
+  return [
+    message.conversationId,
+    seq,
+    message.id,
+    message.senderId,
+    message.clientMsgId,
+    message.kind,
+    message.text,
+    message.payload,
+    message.contentHash,
+    message.createdAt,
+  ] as const;
 }
 
 /**
@@ -89,19 +97,8 @@ export class SqliteMessageStatements {
     return row ? { seq: Number(row.last_seq), version: Number(row.state_version) } : null;
   }
 
-  insert(message: MessageRowValues, seq: number): void {
-    this.insertStatement.run(
-      message.conversationId,
-      seq,
-      message.id,
-      message.senderId,
-      message.clientMsgId,
-      message.kind,
-      message.text,
-      message.payload,
-      message.contentHash,
-      message.createdAt,
-    );
+  insert(message: NewMessage, seq: number): void {
+    this.insertStatement.run(...messageValues(message, seq));
   }
 
   moveCursor(conversationId: string, userId: string, seq: number): void {
