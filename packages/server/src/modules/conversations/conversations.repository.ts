@@ -64,42 +64,38 @@ export type WithinStore = (trx: Transaction<DB>, seq: number) => Promise<void>;
  * The same statement reads (and, for a change of cached state, bumps) `state_version`.
  */
 async function bumpSeq(trx: Transaction<DB>, conversationId: string, now: number, bumpVersion: boolean): Promise<{ seq: number; version: number }> {
-  if (!bumpVersion) {
-    // A user's message: the statement of every send, prepared once (see preparedQuery).
-    if (supportsUpdateReturning(trx)) {
-      const row = (await nextSeqReturning(trx, now, conversationId)).rows[0];
-      if (!row) throw new Error(`conversation ${conversationId} vanished`);
-      return { seq: Number(row.last_seq), version: Number(row.state_version) };
-    }
-    const bumped = await nextSeq(trx, now, conversationId);
-    if (Number(bumped.numAffectedRows) !== 1) throw new Error(`conversation ${conversationId} vanished`);
-    const row = (await seqAndVersion(trx, conversationId)).rows[0]!;
-    return { seq: Number(row.last_seq), version: Number(row.state_version) };
-  }
-  const bump = trx
-    .updateTable('conversations')
-    .set((eb) => ({ last_seq: eb('last_seq', '+', 1), updated_at: now, state_version: eb('state_version', '+', 1) }))
-    .where('id', '=', conversationId);
+  const bump = bumpVersion ? nextSeqAndVersion : nextSeq;
   if (supportsUpdateReturning(trx)) {
-    const row = await bump.returning(['last_seq', 'state_version']).executeTakeFirst();
+    const row = (await bump.returning(trx, now, conversationId)).rows[0];
     if (!row) throw new Error(`conversation ${conversationId} vanished`);
     return { seq: Number(row.last_seq), version: Number(row.state_version) };
   }
-  const bumped = await bump.executeTakeFirst();
-  if (Number(bumped.numUpdatedRows) !== 1) throw new Error(`conversation ${conversationId} vanished`);
+  const bumped = await bump.plain(trx, now, conversationId);
+  if (Number(bumped.numAffectedRows) !== 1) throw new Error(`conversation ${conversationId} vanished`);
   const row = (await seqAndVersion(trx, conversationId)).rows[0]!;
   return { seq: Number(row.last_seq), version: Number(row.state_version) };
 }
 
-const nextSeqQuery = (db: Kysely<DB>, now: number, conversationId: string) =>
-  db
-    .updateTable('conversations')
-    .set((eb) => ({ last_seq: eb('last_seq', '+', 1), updated_at: now }))
-    .where('id', '=', conversationId);
-const nextSeq = preparedQuery(nextSeqQuery);
-const nextSeqReturning = preparedQuery((db: Kysely<DB>, now: number, conversationId: string) =>
-  nextSeqQuery(db, now, conversationId).returning(['last_seq', 'state_version']),
-);
+/** The seq bump, prepared once (see preparedQuery): with RETURNING where the engine has it, plain on MySQL. */
+function seqBump(bumpVersion: boolean) {
+  const build = (db: Kysely<DB>, now: number, conversationId: string) =>
+    db
+      .updateTable('conversations')
+      .set((eb) => ({
+        last_seq: eb('last_seq', '+', 1),
+        updated_at: now,
+        ...(bumpVersion ? { state_version: eb('state_version', '+', 1) } : {}),
+      }))
+      .where('id', '=', conversationId);
+  return {
+    plain: preparedQuery(build),
+    returning: preparedQuery((db: Kysely<DB>, now: number, conversationId: string) =>
+      build(db, now, conversationId).returning(['last_seq', 'state_version']),
+    ),
+  };
+}
+const nextSeq = seqBump(false);
+const nextSeqAndVersion = seqBump(true);
 const seqAndVersion = preparedQuery((db: Kysely<DB>, conversationId: string) =>
   db.selectFrom('conversations').select(['last_seq', 'state_version']).where('id', '=', conversationId),
 );
@@ -131,16 +127,21 @@ export interface AppendOptions {
   bumpVersion?: boolean | undefined;
 }
 
+/** The version after the bump must be the caller's (plus one when this message bumps it), else StaleStateError. */
+function checkVersion(conversationId: string, { expectedVersion, bumpVersion = false }: AppendOptions, version: number): void {
+  if (expectedVersion !== undefined && expectedVersion !== (bumpVersion ? version - 1 : version)) {
+    throw new StaleStateError(conversationId);
+  }
+}
+
 /**
  * Bump the seq (checking the state version the caller expects), insert the message, move the sender's read
  * cursor, then `within`: one message's statements.
  */
 async function storeMessage(trx: Transaction<DB>, message: NewMessage, options: AppendOptions): Promise<{ seq: number; version: number }> {
-  const { within, expectedVersion, bumpVersion = false } = options;
+  const { within, bumpVersion = false } = options;
   const { seq, version } = await bumpSeq(trx, message.conversationId, message.createdAt, bumpVersion);
-  if (expectedVersion !== undefined && expectedVersion !== (bumpVersion ? version - 1 : version)) {
-    throw new StaleStateError(message.conversationId);
-  }
+  checkVersion(message.conversationId, options, version);
   await insertMessage(trx, ...messageValues(message, seq));
   if (message.moveSenderCursor !== false) await moveCursor(trx, seq, message.conversationId, message.senderId);
   // Group membership changes and mentions commit with their message; throwing here rolls back the seq too.
@@ -206,12 +207,9 @@ type Outcome = { stored: { seq: number; version: number } } | { error: unknown }
  * checks and statements in the same order.
  */
 function storeMessageNow(statements: SqliteMessageStatements, message: NewMessage, options: AppendOptions): { seq: number; version: number } {
-  const { expectedVersion, bumpVersion = false } = options;
-  const next = statements.nextSeq(message.conversationId, message.createdAt, bumpVersion);
+  const next = statements.nextSeq(message.conversationId, message.createdAt, options.bumpVersion ?? false);
   if (!next) throw new Error(`conversation ${message.conversationId} vanished`);
-  if (expectedVersion !== undefined && expectedVersion !== (bumpVersion ? next.version - 1 : next.version)) {
-    throw new StaleStateError(message.conversationId);
-  }
+  checkVersion(message.conversationId, options, next.version);
   statements.insert(message, next.seq);
   if (message.moveSenderCursor !== false) statements.moveCursor(message.conversationId, message.senderId, next.seq);
   return next;
@@ -237,7 +235,7 @@ class GroupCommit {
 
   constructor(
     private readonly db: Database,
-    private readonly statements: SqliteMessageStatements | null,
+    private readonly statements: SqliteMessageStatements,
   ) {}
 
   append(message: NewMessage, options: AppendOptions): Promise<{ seq: number; version: number }> {
@@ -283,11 +281,11 @@ class GroupCommit {
 
   /** Nothing to await inside, and no transaction of Kysely's waiting on the connection. */
   private canCommitAtOnce(batch: PendingAppend[]): boolean {
-    return this.statements !== null && !this.statements.inTransaction && batch.every((item) => !item.options.within);
+    return !this.statements.inTransaction && batch.every((item) => !item.options.within);
   }
 
   private commitAtOnce(batch: PendingAppend[]): Outcome[] {
-    const statements = this.statements!;
+    const statements = this.statements;
     statements.begin();
     try {
       const outcomes = batch.map((item): Outcome => {
@@ -340,11 +338,10 @@ class GroupCommit {
    * batch at once instead of being met again, message after message.
    */
   private failsTheBatch(error: unknown): boolean {
-    return isDatabaseBusy(error) || (this.statements !== null && !this.statements.inTransaction);
+    return isDatabaseBusy(error) || !this.statements.inTransaction;
   }
 
   private async store(trx: Transaction<DB>, { message, options }: PendingAppend): Promise<{ seq: number; version: number }> {
-    if (!this.statements) return storeMessage(trx, message, options);
     // Behind the savepoint just awaited, nothing of this transaction is still queued: the raw statements run in it.
     const stored = storeMessageNow(this.statements, message, options);
     // Group membership changes and mentions commit with their message; throwing here rolls back the seq too.
@@ -360,10 +357,8 @@ export class ConversationRepository {
   constructor(private readonly db: Database) {
     // SQLite has one writer, and each commit syncs the log: batching is the only way past one sync per message.
     // PostgreSQL and MySQL run transactions side by side over a pool and batch their log flushes themselves.
-    if (engineOf(db) === 'sqlite') {
-      const handle = sqliteHandle(db);
-      this.groupCommit = new GroupCommit(db, handle ? new SqliteMessageStatements(handle) : null);
-    } else this.groupCommit = null;
+    const handle = engineOf(db) === 'sqlite' ? sqliteHandle(db) : null;
+    this.groupCommit = handle ? new GroupCommit(db, new SqliteMessageStatements(handle)) : null;
   }
 
   findConversation(id: string) {

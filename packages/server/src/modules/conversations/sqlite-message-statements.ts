@@ -42,7 +42,7 @@ export class SqliteMessageStatements {
   private readonly insertStatement: SQLite.Statement<unknown[]>;
   private readonly cursorStatement: SQLite.Statement<[number, string, string]>;
 
-  constructor(readonly handle: SQLite.Database) {
+  constructor(private readonly handle: SQLite.Database) {
     this.beginStatement = handle.prepare('begin');
     this.commitStatement = handle.prepare('commit');
     this.rollbackStatement = handle.prepare('rollback');

@@ -84,8 +84,8 @@ export function startCheckpointer(
   });
   worker.unref();
   let stopping = false;
+  // A failed worker exits too; the exit puts SQLite's own checkpoint back.
   worker.on('error', (error) => {
-    if (db.open) db.pragma('wal_autocheckpoint = 1000');
     onError(new Error(`SQLite checkpointer stopped, the server checkpoints by itself again: ${error.message}`, { cause: error }));
   });
   worker.on('exit', () => {
